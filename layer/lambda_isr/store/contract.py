@@ -1,0 +1,211 @@
+"""The store contract: records, leases and the two protocols every backend implements.
+
+Times are epoch seconds as floats everywhere inside the code. Backends convert at their own
+boundary (DynamoDB writes the canonical integer seconds plus additive sub-second attributes).
+
+Semantics every backend honours (checked by the one conformance suite in ``tests/store``):
+
+- A lease is *held* iff ``expires_at > now``. ``try_acquire_lease`` succeeds iff there is no
+  lease or the existing one has expired; it never waits.
+- ``expires_at = ceil(now + duration)`` and the ``now`` used for conditions is ``floor(now)``
+  (TableTheory's rounding), so a lease always lasts at least the requested time.
+- ``refresh_lease`` and ``commit_generation`` require the caller's token *and* an unexpired
+  lease, else :class:`~lambda_isr.errors.LeaseNotOwnedError`.
+- ``commit_generation`` atomically writes the record and deletes the lease. It never replaces
+  a record whose ``generated_at`` is newer than the committed one
+  (:class:`~lambda_isr.errors.StaleGenerationError`).
+- ``release_lease`` is best effort: it deletes the lease only if the token matches and never
+  raises for a lost lease.
+- ``invalidate`` is a soft purge: the record stays readable (servable as stale) but is no longer
+  fresh, for lambda-isr readers and for canonical TableTheory readers alike.
+- A record whose stored form is missing or mistyped is returned as ``None`` (a miss) with one
+  warning log line, never an exception.
+- Outages (throttling, timeouts, 5xx, locked database) surface as
+  :class:`~lambda_isr.errors.StoreUnavailableError` after bounded retries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+Headers = tuple[tuple[str, str], ...]
+"""Cacheable response headers, lowercase names, in a stable order."""
+
+DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+def lease_now(now: float) -> int:
+    """The ``now`` a lease condition compares against: ``floor(now)``."""
+    return math.floor(now)
+
+
+def lease_expiry(now: float, duration: float) -> int:
+    """A lease acquired at ``now`` for ``duration`` seconds expires at ``ceil(now + duration)``."""
+    return math.ceil(now + duration)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRecord:
+    """The metadata of one cached generation of one page (the ``META`` item).
+
+    ``html_key`` is the canonical ``s3_key``: the pointer to the body in the HTML store.
+    ``revalidate_seconds`` is the configured policy, kept even after a soft purge;
+    ``invalidated_at`` marks a purge. Freshness is decided only from what the record stores.
+    """
+
+    cache_key: str
+    html_key: str
+    generated_at: float
+    revalidate_seconds: int
+    etag: str | None = None
+    status: int = 200
+    content_type: str = DEFAULT_CONTENT_TYPE
+    headers: Headers = ()
+    tags: frozenset[str] = frozenset()
+    content_hash: str | None = None
+    size: int | None = None
+    invalidated_at: float | None = None
+
+    @property
+    def fresh_until(self) -> float:
+        """Epoch seconds at which the record stops being fresh (never later than a purge)."""
+        until = self.generated_at + self.revalidate_seconds
+        if self.invalidated_at is not None:
+            return min(until, self.invalidated_at)
+        return until
+
+    def is_fresh(self, now: float) -> bool:
+        return self.invalidated_at is None and self.fresh_until > now
+
+    def remaining(self, now: float) -> float:
+        """Seconds of freshness left (0 when stale)."""
+        return max(0.0, self.fresh_until - now) if self.invalidated_at is None else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A regeneration lease (the ``LOCK`` item) held by this process."""
+
+    cache_key: str
+    token: str
+    expires_at: float
+    acquired_at: float
+
+    def is_held(self, now: float) -> bool:
+        return self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHeld:
+    """``try_acquire_lease`` lost: somebody else's live lease, expiring at ``expires_at``."""
+
+    cache_key: str
+    expires_at: float | None = None
+
+
+AcquireResult = Lease | LeaseHeld
+
+
+@runtime_checkable
+class MetaStore(Protocol):
+    """Page metadata and regeneration leases (FaceTheory's ``IsrMetaStore`` in Python)."""
+
+    def get(self, cache_key: str) -> CacheRecord | None:
+        """The current record, or ``None`` (missing, or unreadable: a miss)."""
+        ...
+
+    def try_acquire_lease(self, cache_key: str, duration: float) -> AcquireResult:
+        """A new :class:`Lease`, or :class:`LeaseHeld` when another live lease exists."""
+        ...
+
+    def refresh_lease(self, lease: Lease, duration: float) -> Lease:
+        """Extend a held lease to ``ceil(now + duration)``; raises ``LeaseNotOwnedError``."""
+        ...
+
+    def commit_generation(self, lease: Lease, record: CacheRecord) -> None:
+        """Write ``record`` and delete the lease atomically; raises ``LeaseNotOwnedError``."""
+        ...
+
+    def release_lease(self, lease: Lease) -> None:
+        """Delete the lease if still ours. Best effort: never raises for a lost lease."""
+        ...
+
+    def invalidate(self, cache_key: str) -> bool:
+        """Soft purge: stale for every reader, still servable. ``False`` if no record."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """What the HTML store knows about one stored body."""
+
+    key: str
+    etag: str
+    size: int
+    status: int = 200
+    content_type: str = DEFAULT_CONTENT_TYPE
+    headers: Headers = ()
+    content_hash: str = ""
+
+
+@dataclass(slots=True)
+class HtmlStream:
+    """A stored body opened for reading, as a stream of chunks. Close it (or use ``with``)."""
+
+    meta: StoredObject
+    chunks: Iterator[bytes]
+    _close: Callable[[], None] = field(default=lambda: None)
+
+    def read_all(self) -> bytes:
+        try:
+            return b"".join(self.chunks)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> HtmlStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@runtime_checkable
+class HtmlStore(Protocol):
+    """Page bodies, content-addressed: an unchanged body is not written again."""
+
+    def put(
+        self,
+        cache_key: str,
+        body: bytes,
+        *,
+        status: int = 200,
+        content_type: str = DEFAULT_CONTENT_TYPE,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> StoredObject:
+        """Store ``body`` under a key derived from the cache key and the content hash."""
+        ...
+
+    def open(self, key: str, chunk_size: int = 65_536) -> HtmlStream | None:
+        """Open a stored body for streaming, or ``None`` when it is missing."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """The pair the ISR algorithm works with."""
+
+    meta: MetaStore
+    html: HtmlStore
+    description: str = ""

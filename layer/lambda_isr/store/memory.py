@@ -1,0 +1,145 @@
+"""In-memory backends: the reference implementation of the contract, for unit tests."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+
+from lambda_isr.clock import SYSTEM_CLOCK, Clock
+from lambda_isr.errors import LeaseNotOwnedError, StaleGenerationError
+from lambda_isr.store.contract import (
+    DEFAULT_CONTENT_TYPE,
+    AcquireResult,
+    CacheRecord,
+    HtmlStream,
+    Lease,
+    LeaseHeld,
+    StoredObject,
+    lease_expiry,
+    lease_now,
+)
+from lambda_isr.store.keys import check_object_key, content_digest, etag_for, html_object_key
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
+
+
+class MemoryMetaStore:
+    """Thread-safe dict-backed :class:`~lambda_isr.store.contract.MetaStore`."""
+
+    def __init__(
+        self, *, clock: Clock = SYSTEM_CLOCK, token_source: Callable[[], str] = _uuid4
+    ) -> None:
+        self._clock = clock
+        self._tokens = token_source
+        self._lock = threading.Lock()
+        self._records: dict[str, CacheRecord] = {}
+        self._leases: dict[str, Lease] = {}
+
+    def get(self, cache_key: str) -> CacheRecord | None:
+        with self._lock:
+            return self._records.get(cache_key)
+
+    def try_acquire_lease(self, cache_key: str, duration: float) -> AcquireResult:
+        now = self._clock.now()
+        with self._lock:
+            held = self._leases.get(cache_key)
+            if held is not None and held.expires_at > lease_now(now):
+                return LeaseHeld(cache_key, held.expires_at)
+            lease = Lease(cache_key, self._tokens(), float(lease_expiry(now, duration)), now)
+            self._leases[cache_key] = lease
+            return lease
+
+    def _check_owned(self, lease: Lease, now: float) -> None:
+        held = self._leases.get(lease.cache_key)
+        if held is None or held.token != lease.token or held.expires_at <= lease_now(now):
+            raise LeaseNotOwnedError(f"lease on {lease.cache_key!r} is no longer held")
+
+    def refresh_lease(self, lease: Lease, duration: float) -> Lease:
+        now = self._clock.now()
+        with self._lock:
+            self._check_owned(lease, now)
+            fresh = replace(lease, expires_at=float(lease_expiry(now, duration)))
+            self._leases[lease.cache_key] = fresh
+            return fresh
+
+    def commit_generation(self, lease: Lease, record: CacheRecord) -> None:
+        now = self._clock.now()
+        with self._lock:
+            self._check_owned(lease, now)
+            current = self._records.get(record.cache_key)
+            if current is not None and current.generated_at > record.generated_at:
+                raise StaleGenerationError(
+                    f"stored generation of {record.cache_key!r} is newer than this commit"
+                )
+            self._records[record.cache_key] = replace(record, invalidated_at=None)
+            del self._leases[lease.cache_key]
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._lock:
+            held = self._leases.get(lease.cache_key)
+            if held is not None and held.token == lease.token:
+                del self._leases[lease.cache_key]
+
+    def invalidate(self, cache_key: str) -> bool:
+        now = self._clock.now()
+        with self._lock:
+            record = self._records.get(cache_key)
+            if record is None:
+                return False
+            if record.invalidated_at is None:
+                self._records[cache_key] = replace(record, invalidated_at=now)
+            return True
+
+
+class MemoryHtmlStore:
+    """Dict-backed :class:`~lambda_isr.store.contract.HtmlStore`."""
+
+    def __init__(self, *, prefix: str = "isr") -> None:
+        self._prefix = prefix
+        self._lock = threading.Lock()
+        self._objects: dict[str, tuple[StoredObject, bytes]] = {}
+        self.puts = 0
+        """Bodies actually written (content-addressed skips are not counted)."""
+
+    def put(
+        self,
+        cache_key: str,
+        body: bytes,
+        *,
+        status: int = 200,
+        content_type: str = DEFAULT_CONTENT_TYPE,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> StoredObject:
+        digest = content_digest(body, status=status, content_type=content_type, headers=headers)
+        key = html_object_key(self._prefix, cache_key, digest)
+        meta = StoredObject(
+            key, etag_for(digest), len(body), status, content_type, tuple(headers), digest
+        )
+        with self._lock:
+            if key not in self._objects:
+                self._objects[key] = (meta, bytes(body))
+                self.puts += 1
+            return self._objects[key][0]
+
+    def open(self, key: str, chunk_size: int = 65_536) -> HtmlStream | None:
+        check_object_key(key)
+        with self._lock:
+            found = self._objects.get(key)
+        if found is None:
+            return None
+        meta, body = found
+
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(body), chunk_size):
+                yield body[start : start + chunk_size]
+
+        return HtmlStream(meta, chunks())
+
+    def delete(self, key: str) -> None:
+        """Test helper: lose an object behind a pointer."""
+        with self._lock:
+            self._objects.pop(key, None)
