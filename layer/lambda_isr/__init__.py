@@ -22,11 +22,22 @@ _EXPORTS: dict[str, str] = {
     "LambdaIsrError": "lambda_isr.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "BufferedWriter",
+    "FaceRequest",
+    "FaceResult",
+    "LambdaIsrError",
+    "ResponseWriter",
+    "StreamingResponse",
+    "__version__",
+    "isr_face",
+    "streaming",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lambda_isr.errors import LambdaIsrError
-    from lambda_isr.runtime.writer import BufferedWriter, ResponseWriter
+    from lambda_isr.errors import LambdaIsrError as LambdaIsrError
+    from lambda_isr.runtime.writer import BufferedWriter as BufferedWriter
+    from lambda_isr.runtime.writer import ResponseWriter as ResponseWriter
 
 
 def __getattr__(name: str) -> Any:
