@@ -75,14 +75,14 @@ def store_from_env(
         raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
     tokens = {} if token_source is None else {"token_source": token_source}
 
-    if table is not None or bucket is not None:
-        if not table:
+    for name, value in ((ENV_TABLE, table), (ENV_BUCKET, bucket)):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{name} is empty: set it to a name, or unset it")
+    if table or bucket:
+        if not table or not bucket:
+            have, missing = (ENV_TABLE, ENV_BUCKET) if table else (ENV_BUCKET, ENV_TABLE)
             raise ConfigError(
-                f"{ENV_BUCKET} is set but {ENV_TABLE} is not: set both (DynamoDB + S3) or neither"
-            )
-        if not bucket:
-            raise ConfigError(
-                f"{ENV_TABLE} is set but {ENV_BUCKET} is not: set both (DynamoDB + S3) or neither"
+                f"{have} is set but {missing} is not: set both (DynamoDB + S3) or neither"
             )
         from lambda_isr.store.dynamodb import DynamoDbMetaStore  # noqa: PLC0415 - boto3 lazily
         from lambda_isr.store.s3 import S3HtmlStore  # noqa: PLC0415

@@ -1,0 +1,1 @@
+"""``lambda-isr dev``: a local Function URL emulator that really streams."""

@@ -1,0 +1,124 @@
+"""Cache keys: which requests share one cached page.
+
+A key is ``<tenant>::<host><normalised path>?<sorted allowlisted query>`` plus, when headers or
+cookies vary the page, ``#h.<name>=<hash>&c.<name>=<hash>``. Raw header and cookie values never
+enter a key: only the first 24 hex of their sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlencode
+
+from lambda_isr.errors import InvalidEventError, TenantRequiredError
+from lambda_isr.http.request import FaceRequest
+from lambda_isr.isr.config import TENANT_HEADERS, KeyConfig, TrailingSlash
+
+_SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
+_HOST_RE = re.compile(r"^[a-z0-9.-]{1,253}$")
+DEFAULT_TENANT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDecision:
+    """A cache key, or the reason this request must not touch the cache."""
+
+    key: str | None
+    bypass_reason: str | None = None
+
+
+def normalise_path(raw: str, trailing: TrailingSlash = TrailingSlash.STRIP) -> str:
+    """Canonical path: percent-decoded then re-encoded per segment, ``.``/``..`` resolved
+    without escaping the root, duplicate slashes collapsed, trailing slash per policy.
+
+    An encoded slash (``%2F``) stays inside its segment. Invalid UTF-8 escapes raise
+    :class:`InvalidEventError` (a 400).
+    """
+    segments: list[str] = []
+    parts = raw.split("/")
+    for part in parts:
+        try:
+            seg = unquote(part, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise InvalidEventError("path has invalid percent-encoding") from exc
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(quote(seg, safe=_SEGMENT_SAFE))
+    path = "/" + "/".join(segments)
+    ends_with_slash = raw.endswith("/") or raw.endswith("/.") or raw.endswith("/..")
+    if trailing is TrailingSlash.KEEP and segments and ends_with_slash:
+        path += "/"
+    return path
+
+
+def normalise_host(host: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    for default_port in (":443", ":80"):
+        if host.endswith(default_port):
+            host = host[: -len(default_port)]
+    return host if _HOST_RE.match(host.replace(":", "")) else _digest(host)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _query(request: FaceRequest, allow: tuple[str, ...]) -> str:
+    pairs = [(name, value) for name in allow for value in sorted(request.query.get(name, ()))]
+    return urlencode(pairs, quote_via=quote)
+
+
+def _tenant(request: FaceRequest, config: KeyConfig) -> str:
+    if config.tenant is None:
+        if any(name in request.headers for name in TENANT_HEADERS):
+            raise TenantRequiredError(
+                "request carries a tenant header but the face has no tenant rule"
+            )
+        return DEFAULT_TENANT
+    tenant = config.tenant(request)
+    if tenant is None or tenant == "":
+        return DEFAULT_TENANT
+    if not isinstance(tenant, str):
+        raise TenantRequiredError("the tenant rule must return a string or None")
+    return quote(tenant, safe="")
+
+
+def build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:
+    """The cache key of ``request``; raises :class:`TenantRequiredError` to fail closed."""
+    tenant = _tenant(request, config)
+    for name in _CREDENTIAL_HEADERS:
+        if name in request.headers and name not in config.vary_headers:
+            return KeyDecision(None, "credentials")
+    if request.cookies and config.vary_cookies is None:
+        return KeyDecision(None, "cookies")
+    if config.key is not None:
+        page = config.key(request)
+        if not isinstance(page, str) or not page:
+            raise InvalidEventError("the custom key function must return a non-empty string")
+    else:
+        page = normalise_path(request.path, config.trailing_slash)
+        query = _query(request, config.vary_query)
+        if query:
+            page = f"{page}?{query}"
+    host = normalise_host(request.host) if config.vary_host else ""
+    key = f"{tenant}::{host}{page}"
+    varied = [
+        f"h.{name}={_digest(request.headers[name])}"
+        for name in config.vary_headers
+        if name in request.headers
+    ]
+    varied += [
+        f"c.{name}={_digest(request.cookies[name])}"
+        for name in config.vary_cookies or ()
+        if name in request.cookies
+    ]
+    if varied:
+        key = f"{key}#{'&'.join(varied)}"
+    return KeyDecision(key)
