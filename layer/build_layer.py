@@ -41,12 +41,14 @@ def find_python(version: str) -> str:
     explicit = os.environ.get("LAMBDA_ISR_TARGET_PYTHON")
     if explicit:
         return explicit
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
     pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    for candidate in sorted(glob.glob(f"{pyenv_root}/versions/{version}*/bin/python{version}")):
-        return candidate
+    candidates = [shutil.which(f"python{version}") or ""]
+    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{version}*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        # a pyenv shim is on PATH even when that version is not selected: check it runs
+        probe = subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
     raise SystemExit(
         f"build_layer: no python{version} found (needed to compile .pyc for the runtime); "
         f"install it or set LAMBDA_ISR_TARGET_PYTHON"
@@ -124,9 +126,14 @@ def folder_size(folder: Path) -> int:
 def time_import(python: str, paths: list[Path], statement: str, runs: int) -> list[float]:
     """Wall time (ms) of a fresh interpreter that only sees ``paths`` (plus the stdlib)."""
     code = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; {statement}"
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
-           "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-           "FACETHEORY_CACHE_TABLE_NAME": "bench-table", "FACETHEORY_ISR_BUCKET": "bench-bucket"}  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "FACETHEORY_CACHE_TABLE_NAME": "bench-table",
+        "FACETHEORY_ISR_BUCKET": "bench-bucket",
+    }
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -136,7 +143,8 @@ def time_import(python: str, paths: list[Path], statement: str, runs: int) -> li
 
 
 def fmt(samples: list[float]) -> str:
-    return f"median {statistics.median(samples):6.0f} ms (min {min(samples):.0f}, max {max(samples):.0f})"
+    low, high = min(samples), max(samples)
+    return f"median {statistics.median(samples):6.0f} ms (min {low:.0f}, max {high:.0f})"
 
 
 def measure(out: Path, version: str, handler_dir: Path | None, statement: str, runs: int) -> None:

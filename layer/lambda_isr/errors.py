@@ -79,7 +79,7 @@ class TenantRequiredError(LambdaIsrError):
 # --- runtime (invocation faults) -----------------------------------------------------------
 
 
-class InvocationFault(LambdaIsrError):
+class InvocationFaultError(LambdaIsrError):
     """The runtime could not run an invocation (``Runtime.UnmarshalError``, ...)."""
 
     def __init__(self, message: str, error_type: str) -> None:

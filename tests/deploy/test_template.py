@@ -32,7 +32,7 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    loaded = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
     assert isinstance(loaded, dict)
     return loaded
 
@@ -94,7 +94,11 @@ def test_bucket_is_private_encrypted_and_tls_only(template: dict[str, Any]) -> N
 def test_iam_is_least_privilege(template: dict[str, Any]) -> None:
     (fn,) = resources_of(template, "AWS::Serverless::Function").values()
     statements = [s for policy in fn["Properties"]["Policies"] for s in policy["Statement"]]
-    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     assert actions == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",

@@ -6,10 +6,9 @@ import html
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Union
 
-BodyChunk = Union[str, bytes]
-Body = Union[str, bytes, Iterable[BodyChunk], AsyncIterable[BodyChunk], None]
+BodyChunk = str | bytes
+Body = str | bytes | Iterable[BodyChunk] | AsyncIterable[BodyChunk] | None
 """A face body: text, bytes, or a (async) iterable of either, streamed as produced."""
 
 
@@ -41,7 +40,7 @@ def error_page(status: int, request_id: str) -> bytes:
         phrase = "Error"
     rid = html.escape(request_id, quote=True)
     text = (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{status} {phrase}</title></head><body><h1>{phrase}</h1>"
         f"<p>Request ID: <code>{rid}</code></p></body></html>"
     )

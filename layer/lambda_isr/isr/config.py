@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -87,7 +88,7 @@ class KeyConfig:
 def _positive(value: object, what: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{what} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero) or value != value:
+    if value < 0 or (value == 0 and not allow_zero) or math.isnan(value):
         raise ConfigError(f"{what} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     return float(value)
 

@@ -1,6 +1,7 @@
 """Cache keys: which requests share one cached page.
 
-A key is ``<tenant>::<host><normalised path>?<sorted allowlisted query>`` plus, when headers or
+A key is ``<tenant>::<host><normalised path>?<sorted allowlisted query>`` (with a custom key
+function: ``<tenant>::<host>::<its value>``) plus, when headers or
 cookies vary the page, ``#h.<name>=<hash>&c.<name>=<hash>``. Raw header and cookie values never
 enter a key: only the first 24 hex of their sha256.
 """
@@ -101,7 +102,8 @@ def build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:
     if config.key is not None:
         page = config.key(request)
         if not isinstance(page, str) or not page:
-            raise InvalidEventError("the custom key function must return a non-empty string")
+            raise TypeError("the custom key function must return a non-empty string")
+        page = f"::{page}"
     else:
         page = normalise_path(request.path, config.trailing_slash)
         query = _query(request, config.vary_query)

@@ -66,7 +66,8 @@ class RuntimeApiClient:
             raise RuntimeApiError(f"lost the Runtime API connection: {exc}") from exc
 
     def _read_response(self) -> ApiResponse:
-        assert self._sock is not None and self._conn is not None
+        assert self._sock is not None
+        assert self._conn is not None
         try:
             while True:
                 data = self._sock.recv(65536)
@@ -86,7 +87,7 @@ class RuntimeApiClient:
         """Send a whole request and read its answer; retried once on a stale keep-alive."""
         for attempt in (1, 2):
             reused = self._sock is not None and self._conn is not None and self._conn.reusable
-            sock, conn = self._connect()
+            _, conn = self._connect()
             try:
                 self._send([conn.send_request(request)])
                 return self._read_response()
@@ -137,7 +138,9 @@ class RuntimeApiClient:
 
     def stream_open(self, request_id: str, prelude: bytes) -> None:
         _, conn = self._connect()
-        self._send([conn.send_request(protocol.streaming_response(request_id)), *conn.send_chunk(prelude)])
+        self._send(
+            [conn.send_request(protocol.streaming_response(request_id)), *conn.send_chunk(prelude)]
+        )
         self._send(conn.send_chunk(protocol.DELIMITER))  # a separate write, as Node and Rust do
 
     def stream_chunk(self, data: bytes) -> None:
@@ -214,7 +217,7 @@ class LiveWriter:
         if not self.started:
             self.start()
         self.state = WriterState.ENDED
-        self.response = self._guarded(lambda: self._client.stream_close())
+        self.response = self._guarded(self._client.stream_close)
 
     def fail(self, error: BaseException) -> None:
         if self.finished:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambda_isr.errors import InvocationFault
+from lambda_isr.errors import InvocationFaultError
 from lambda_isr.runtime.protocol import Invocation
 
 CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
@@ -71,7 +71,7 @@ class LambdaContext:
         clock: Callable[[], float] = time.time,
     ) -> LambdaContext:
         """Build the context; a malformed client context or identity header raises
-        :class:`InvocationFault` (``Runtime.LambdaContextUnmarshalError``)."""
+        :class:`InvocationFaultError` (``Runtime.LambdaContextUnmarshalError``)."""
         return cls(
             aws_request_id=invocation.request_id,
             invoked_function_arn=invocation.invoked_function_arn,
@@ -92,9 +92,13 @@ def _parse(raw: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise InvocationFault(f"Unable to parse {what} JSON: {exc}", CONTEXT_UNMARSHAL_ERROR) from exc
+        raise InvocationFaultError(
+            f"Unable to parse {what} JSON: {exc}", CONTEXT_UNMARSHAL_ERROR
+        ) from exc
     if not isinstance(value, dict):
-        raise InvocationFault(f"Unable to parse {what} JSON: not an object", CONTEXT_UNMARSHAL_ERROR)
+        raise InvocationFaultError(
+            f"Unable to parse {what} JSON: not an object", CONTEXT_UNMARSHAL_ERROR
+        )
     return value
 
 
@@ -119,4 +123,3 @@ def _identity(raw: str | None) -> CognitoIdentity:
         return CognitoIdentity()
     data = _parse(raw, "Cognito Identity")
     return CognitoIdentity(data.get("cognitoIdentityId"), data.get("cognitoIdentityPoolId"))
-

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, Protocol
 
-from lambda_isr.errors import InvocationFault, RuntimeApiError
+from lambda_isr.errors import InvocationFaultError, RuntimeApiError
 from lambda_isr.runtime import protocol
 from lambda_isr.runtime.protocol import ErrorPayload, Invocation
 from lambda_isr.runtime.stream import STREAM_ATTRIBUTE, StreamingResponse, emit
@@ -51,11 +51,11 @@ def decode_event(invocation: Invocation) -> Any:
     try:
         return json.loads(invocation.body)
     except ValueError as exc:
-        raise InvocationFault(f"Unable to unmarshal input: {exc}", UNMARSHAL_ERROR) from exc
+        raise InvocationFaultError(f"Unable to unmarshal input: {exc}", UNMARSHAL_ERROR) from exc
 
 
 def _json_default(value: object) -> object:
-    import decimal
+    import decimal  # noqa: PLC0415 - only when a result needs it
 
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -68,18 +68,20 @@ def marshal(result: object) -> tuple[bytes, str]:
     try:
         text = json.dumps(result, ensure_ascii=False, default=_json_default)
     except (TypeError, ValueError) as exc:
-        raise InvocationFault(f"Unable to marshal response: {exc}", MARSHAL_ERROR) from exc
+        raise InvocationFaultError(f"Unable to marshal response: {exc}", MARSHAL_ERROR) from exc
     return text.encode(), "application/json"
 
 
 def _payload(exc: BaseException, request_id: str) -> ErrorPayload:
-    if isinstance(exc, InvocationFault):
+    if isinstance(exc, InvocationFaultError):
         return protocol.fault_payload(str(exc), exc.error_type, request_id)
     return protocol.error_payload(exc, request_id)
 
 
 def log_error(payload: ErrorPayload) -> None:
-    log.error("[%s] %s\n%s", payload["errorType"], payload["errorMessage"], "".join(payload["stackTrace"]))
+    log.error(
+        "[%s] %s\n%s", payload["errorType"], payload["errorMessage"], "".join(payload["stackTrace"])
+    )
 
 
 def handle(
@@ -121,7 +123,7 @@ def _handle_stream(
     try:
         context = make_context(invocation)
         event = decode_event(invocation)
-    except InvocationFault as exc:
+    except InvocationFaultError as exc:
         if exc.error_type != UNMARSHAL_ERROR:
             payload = _payload(exc, rid)
             log_error(payload)

@@ -24,7 +24,9 @@ def load_handler(spec: str, task_root: str | None = None) -> Callable[..., Any]:
     """
     modname, _, fname = spec.rpartition(".")
     if not modname or not fname:
-        raise HandlerLoadError(f"Bad handler '{spec}': not enough values to unpack", MALFORMED_HANDLER_NAME)
+        raise HandlerLoadError(
+            f"Bad handler '{spec}': not enough values to unpack", MALFORMED_HANDLER_NAME
+        )
     if task_root and task_root not in sys.path:
         sys.path.insert(0, task_root)
     modname = modname.replace("/", ".")
@@ -35,14 +37,20 @@ def load_handler(spec: str, task_root: str | None = None) -> Callable[..., Any]:
     try:
         module = importlib.import_module(modname)
     except ImportError as exc:
-        raise HandlerLoadError(f"Unable to import module '{modname}': {exc}", IMPORT_MODULE_ERROR) from exc
+        raise HandlerLoadError(
+            f"Unable to import module '{modname}': {exc}", IMPORT_MODULE_ERROR
+        ) from exc
     except SyntaxError as exc:
         raise HandlerLoadError(
             f"Syntax error in module '{modname}': {exc}", USER_CODE_SYNTAX_ERROR
         ) from exc
     handler = getattr(module, fname, None)
     if handler is None:
-        raise HandlerLoadError(f"Handler '{fname}' missing on module '{modname}'", HANDLER_NOT_FOUND)
+        raise HandlerLoadError(
+            f"Handler '{fname}' missing on module '{modname}'", HANDLER_NOT_FOUND
+        )
     if not callable(handler):
-        raise HandlerLoadError(f"Handler '{fname}' on module '{modname}' is not callable", HANDLER_NOT_FOUND)
+        raise HandlerLoadError(
+            f"Handler '{fname}' on module '{modname}' is not callable", HANDLER_NOT_FOUND
+        )
     return handler  # type: ignore[no-any-return]

@@ -55,8 +55,9 @@ class JsonFormatter(logging.Formatter):
             result["errorMessage"] = str(exc[1])
             result["stackTrace"] = traceback.format_tb(exc[2])
             result["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
-        if getattr(record, "tenant_id", None) is not None:
-            result["tenantId"] = record.tenant_id
+        tenant = getattr(record, "tenant_id", None)
+        if tenant is not None:
+            result["tenantId"] = tenant
         for key, value in vars(record).items():
             if key not in _RESERVED and key not in result and not key.startswith("_"):
                 result[key] = value

@@ -256,7 +256,9 @@ class RuntimeApiConnection:
         if request.body is not None and request.method != "GET":
             headers.append(("Content-Length", str(len(request.body))))
         try:
-            out = self._h11.send(h11.Request(method=request.method, target=request.target, headers=headers))
+            out = self._h11.send(
+                h11.Request(method=request.method, target=request.target, headers=headers)
+            )
             if request.body is None and request.method != "GET":
                 self._phase = Phase.STREAMING
                 return out or b""

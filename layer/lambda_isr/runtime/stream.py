@@ -68,7 +68,7 @@ def emit(result: object, writer: ResponseWriter) -> None:
         writer.start(result.status, result.headers, result.cookies)
         result = result.body
     if _is_async(result):
-        import asyncio  # only async handlers pay for asyncio
+        import asyncio  # noqa: PLC0415 - only async handlers pay for asyncio
 
         asyncio.run(_emit_async(result, writer))
         return
@@ -107,14 +107,14 @@ def _emit_sync(result: object, writer: ResponseWriter) -> None:
 
 async def _emit_async(result: object, writer: ResponseWriter) -> None:
     if hasattr(result, "__await__"):
-        result = await result  # type: ignore[misc]
+        result = await result
         if isinstance(result, StreamingResponse):
             writer.start(result.status, result.headers, result.cookies)
             result = result.body
     if not hasattr(result, "__aiter__"):
         _emit_sync(result, writer)
         return
-    iterator = result.__aiter__()  # type: ignore[attr-defined]
+    iterator = result.__aiter__()
     try:
         async for item in iterator:
             _emit_item(item, writer)
@@ -132,7 +132,7 @@ def _wants_writer(fn: Callable[..., object]) -> bool:
     offset = 0
     if code is None and hasattr(fn, "__func__"):
         code, offset = fn.__func__.__code__, 1
-    if code is None and hasattr(type(fn), "__call__"):
+    if code is None and not isinstance(fn, type):
         code, offset = getattr(type(fn).__call__, "__code__", None), 1
     return code is not None and code.co_argcount - offset >= 3
 
@@ -145,9 +145,9 @@ def streaming(fn: Callable[..., object]) -> Callable[[Any, Any], dict[str, Any]]
         if writer_style:
             outcome = fn(event, context, writer)
             if hasattr(outcome, "__await__"):
-                import asyncio
+                import asyncio  # noqa: PLC0415
 
-                asyncio.run(_await(outcome))  # type: ignore[arg-type]
+                asyncio.run(_await(outcome))
             return
         emit(fn(event, context), writer)
 

@@ -129,7 +129,7 @@ def shared_client(
                     f"no AWS region for the {service} client: set AWS_REGION"
                 ) from exc
             _clients[cache_key] = client
-        return client  # type: ignore[no-any-return]
+        return client
 
 
 def retrying(attempts: int, sleep: Callable[[float], None]) -> Iterator[int]:

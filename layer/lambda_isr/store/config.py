@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,7 +74,7 @@ def store_from_env(
         raise ConfigError(f"lease_ttl_buffer must be >= 0, got {lease_ttl_buffer!r}")
     if not timeout > 0:
         raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
-    tokens = {} if token_source is None else {"token_source": token_source}
+    tokens = token_source or _uuid4
 
     for name, value in ((ENV_TABLE, table), (ENV_BUCKET, bucket)):
         if value is not None and not value.strip():
@@ -96,7 +97,7 @@ def store_from_env(
             retention_seconds=retention_seconds,
             lease_ttl_buffer=lease_ttl_buffer,
             timeout=timeout,
-            **tokens,
+            token_source=tokens,
         )
         html = S3HtmlStore(bucket, prefix=prefix, client=s3_client, timeout=timeout)
         return Store(meta, html, f"dynamodb:{table} + s3://{bucket}/{prefix}/")
@@ -105,9 +106,13 @@ def store_from_env(
     from lambda_isr.store.sqlite import SqliteMetaStore  # noqa: PLC0415
 
     root = Path(directory if directory is not None else _default_dir(environ))
-    sqlite_meta = SqliteMetaStore(root / "meta.sqlite3", clock=clock, **tokens)
+    sqlite_meta = SqliteMetaStore(root / "meta.sqlite3", clock=clock, token_source=tokens)
     files = FileHtmlStore(root / "html", prefix=prefix)
     return Store(sqlite_meta, files, f"sqlite+files:{root}")
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
 
 
 def _default_dir(environ: Mapping[str, str]) -> str:

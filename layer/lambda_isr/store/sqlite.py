@@ -61,6 +61,8 @@ _COLUMNS = (
     " content_hash, size, invalidated_at"
 )
 
+_PLACEHOLDERS = ", ".join("?" * 12)
+
 
 def _uuid4() -> str:
     return str(uuid.uuid4())
@@ -82,7 +84,10 @@ class SqliteMetaStore:
         self._path = Path(path)
         if str(path) in ("", ":memory:"):
             raise ConfigError("SqliteMetaStore needs a file path shared by all workers")
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the directory for {self._path}: {exc}") from exc
         self._clock = clock
         self._tokens = token_source
         self._busy_timeout = busy_timeout
@@ -104,6 +109,7 @@ class SqliteMetaStore:
         if conn is not None and self._local.pid == pid:
             return conn
         # A connection inherited through fork must never be used (nor closed) in the child.
+        conn = None
         try:
             conn = sqlite3.connect(
                 self._path,
@@ -118,6 +124,8 @@ class SqliteMetaStore:
                     if statement.strip():
                         conn.execute(statement)
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise Unavailable(f"cannot open SQLite store {self._path}: {exc}") from exc
         self._local.conn, self._local.pid = conn, pid
         with self._all_lock:
@@ -147,9 +155,12 @@ class SqliteMetaStore:
 
     def get(self, cache_key: str) -> CacheRecord | None:
         try:
-            with closing(self._conn().execute(
-                f"SELECT {_COLUMNS} FROM meta WHERE pk = ?", (cache_key_hash(cache_key),)
-            )) as cur:
+            with closing(
+                self._conn().execute(
+                    f"SELECT {_COLUMNS} FROM meta WHERE pk = ?",  # noqa: S608 - constant columns
+                    (cache_key_hash(cache_key),),
+                )
+            ) as cur:
                 row = cur.fetchone()
         except sqlite3.Error as exc:
             raise Unavailable(f"SQLite store {self._path}: {exc}") from exc
@@ -205,7 +216,7 @@ class SqliteMetaStore:
                     f"stored generation of {record.cache_key[:200]!r} is newer than this commit"
                 )
             conn.execute(
-                f"INSERT OR REPLACE INTO meta (pk, {_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                f"INSERT OR REPLACE INTO meta (pk, {_COLUMNS}) VALUES ({_PLACEHOLDERS})",  # noqa: S608
                 (meta_pk, *_encode(record)),
             )
             conn.execute("DELETE FROM lease WHERE pk = ?", (lock_pk,))

@@ -1,0 +1,133 @@
+"""Powertools logging, metrics and (lazily) tracing for faces.
+
+Powertools' own decorators end when the handler *returns*; a streamed response outlives that,
+so the face owns the lifetime: :meth:`Observability.begin` binds the Lambda request id and the
+Function URL request id (as correlation id) to every log line of the request, the streamed
+part included; :meth:`Observability.finish` logs one summary line, emits the metrics and clears
+the keys, after the response ended and the page was committed.
+
+The Tracer imports ``aws_xray_sdk`` (~300 ms), so it is created only when tracing is enabled:
+an explicit ``tracer``/``tracing=True``, or ``POWERTOOLS_TRACE_DISABLED`` set to a false value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lambda_isr.clock import Clock
+from lambda_isr.isr.states import CacheState
+from lambda_isr.isr.trace import RequestTrace
+
+DEFAULT_SERVICE = "lambda-isr"
+DEFAULT_NAMESPACE = "LambdaIsr"
+_FALSE = frozenset({"0", "false", "no", "off"})
+_BOUND_KEYS = (
+    "function_request_id",
+    "function_name",
+    "function_arn",
+    "function_memory_size",
+    "cold_start",
+)
+
+STATE_METRICS = {
+    CacheState.HIT: "CacheHit",
+    CacheState.MISS: "CacheMiss",
+    CacheState.STALE: "CacheStale",
+    CacheState.WAIT_HIT: "CacheWaitHit",
+    CacheState.STALE_ERROR: "CacheStaleError",
+    CacheState.BYPASS: "CacheBypass",
+}
+
+
+def tracing_enabled(option: bool | None) -> bool:
+    if option is not None:
+        return option
+    value = os.environ.get("POWERTOOLS_TRACE_DISABLED")
+    return value is not None and value.strip().lower() in _FALSE
+
+
+class Observability:
+    def __init__(
+        self,
+        *,
+        logger: Logger | None = None,
+        metrics: Metrics | None = None,
+        tracer: Any = None,
+        tracing: bool | None = None,
+        service: str | None = None,
+    ) -> None:
+        service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+        self.logger = logger or Logger(service=service)
+        namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+        self.metrics = metrics or Metrics(service=service, namespace=namespace)
+        self._tracer = tracer
+        self._tracing = tracer is not None or tracing_enabled(tracing)
+        self._service = service
+        self._cold = True
+
+    @property
+    def tracer(self) -> Any:
+        """The Powertools Tracer, created (and imported) on first use; ``None`` when off."""
+        if self._tracing and self._tracer is None:
+            from aws_lambda_powertools import Tracer  # noqa: PLC0415 (lazy: ~300 ms)
+
+            self._tracer = Tracer(service=self._service)
+        return self._tracer if self._tracing else None
+
+    def _span_factory(self) -> Callable[[str], AbstractContextManager[Any]]:
+        tracer = self.tracer
+        if tracer is None:
+            return lambda _name: contextlib.nullcontext()
+        return lambda name: tracer.provider.in_subsegment(name=f"## {name}")
+
+    def begin(self, context: object, function_url_request_id: str, clock: Clock) -> RequestTrace:
+        """Bind per-request log keys; returns the request's trace."""
+        keys: dict[str, Any] = {"cold_start": self._cold}
+        self._cold = False
+        for key, attr in (
+            ("function_request_id", "aws_request_id"),
+            ("function_name", "function_name"),
+            ("function_arn", "invoked_function_arn"),
+            ("function_memory_size", "memory_limit_in_mb"),
+        ):
+            value = getattr(context, attr, None)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                keys[key] = value
+        self.logger.append_keys(**keys)
+        self.logger.set_correlation_id(function_url_request_id or None)
+        return RequestTrace(clock, self.logger, self._span_factory())
+
+    def finish(self, trace: RequestTrace) -> None:
+        """Summary line, metrics flush, keys cleared. Never raises."""
+        try:
+            self.logger.info("lambda-isr request", extra=trace.summary())
+            self._emit_metrics(trace)
+        except Exception:
+            self.logger.exception("observability flush failed")
+        finally:
+            self.logger.remove_keys(list(_BOUND_KEYS))
+            self.logger.set_correlation_id(None)
+
+    def _emit_metrics(self, trace: RequestTrace) -> None:
+        added = False
+        if trace.state is not None:
+            self.metrics.add_metric(name=STATE_METRICS[trace.state], unit=MetricUnit.Count, value=1)
+            added = True
+        render_ms = trace.timings_ms.get("render_ms")
+        if render_ms is not None:
+            self.metrics.add_metric(
+                name="RenderTime", unit=MetricUnit.Milliseconds, value=render_ms
+            )
+        for name, count in sorted(trace.counters.items()):
+            if count:
+                self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+                added = True
+        if added:
+            self.metrics.flush_metrics()

@@ -1,0 +1,241 @@
+"""The MetaStore contract, run identically on memory, SQLite, moto DynamoDB, DynamoDB Local."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_isr.errors import LeaseNotOwnedError, StaleGenerationError
+from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld, MetaStore
+from tests.store.conftest import MetaHarness
+
+KEY = "default::/products/{id}?id=42"
+
+
+def record(
+    key: str = KEY, generated_at: float = 1000.0, revalidate: int = 60, **kw: object
+) -> CacheRecord:
+    return CacheRecord(
+        cache_key=key,
+        html_key=f"isr/{'a' * 32}/{'b' * 64}.html",
+        generated_at=generated_at,
+        revalidate_seconds=revalidate,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def acquire(store: MetaStore, key: str = KEY, duration: float = 30) -> Lease:
+    lease = store.try_acquire_lease(key, duration)
+    assert isinstance(lease, Lease), lease
+    return lease
+
+
+def test_empty_store_has_no_record(meta_harness: MetaHarness) -> None:
+    store = meta_harness.make()
+    assert store.get(KEY) is None
+    assert store.invalidate(KEY) is False
+
+
+def test_two_contenders(meta_harness: MetaHarness) -> None:
+    """A acquires at 1000; B is held; B takes over at 2000; A's refresh/commit rejected."""
+    clock = meta_harness.clock
+    a, b = meta_harness.make(tokens="A"), meta_harness.make(tokens="B")
+    lease_a = acquire(a)
+    assert lease_a.token == "A-1"
+    assert lease_a.expires_at == 1030
+    held = b.try_acquire_lease(KEY, 30)
+    assert held == LeaseHeld(KEY, 1030.0)
+    clock.set(2000.0)
+    lease_b = acquire(b)
+    assert lease_b.token.startswith("B-")
+    with pytest.raises(LeaseNotOwnedError):
+        a.refresh_lease(lease_a, 30)
+    with pytest.raises(LeaseNotOwnedError):
+        a.commit_generation(lease_a, record(generated_at=2000.0))
+    assert a.get(KEY) is None
+    b.commit_generation(lease_b, record(generated_at=2000.0))
+    got = a.get(KEY)
+    assert got is not None
+    assert got.generated_at == 2000.0
+    # The commit deleted the lease: the key is free again at once.
+    assert isinstance(a.try_acquire_lease(KEY, 30), Lease)
+
+
+def test_lease_held_until_exactly_its_expiry(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    a, b = meta_harness.make(tokens="A"), meta_harness.make(tokens="B")
+    acquire(a, duration=30)
+    clock.set(1029.999)
+    assert b.try_acquire_lease(KEY, 30) == LeaseHeld(KEY, 1030.0)
+    clock.set(1030.0)
+    lease = acquire(b, duration=30)
+    assert lease.expires_at == 1060
+
+
+def test_fractional_time_rounding(meta_harness: MetaHarness) -> None:
+    """expires_at = ceil(now + duration); conditions compare against floor(now)."""
+    clock = meta_harness.clock
+    clock.set(1000.2)
+    store = meta_harness.make()
+    lease = acquire(store, duration=29.5)
+    assert lease.expires_at == 1030  # ceil(1029.7)
+    assert lease.acquired_at == 1000.2
+    clock.set(1030.7)  # floor(now) = 1030 >= expiry: the lease is gone
+    with pytest.raises(LeaseNotOwnedError):
+        store.refresh_lease(lease, 10)
+    clock.set(1040.5)
+    second = acquire(store, duration=0.2)
+    assert second.expires_at == 1041  # ceil(1040.7)
+    clock.set(1040.9)  # floor(1040.9) = 1040 < 1041: still held
+    refreshed = store.refresh_lease(second, 0.5)
+    assert refreshed.expires_at == 1042  # ceil(1041.4)
+    assert refreshed.token == second.token
+
+
+def test_refresh_extends_and_keeps_others_out(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    a, b = meta_harness.make(tokens="A"), meta_harness.make(tokens="B")
+    lease = acquire(a)
+    clock.set(1020.0)
+    lease = a.refresh_lease(lease, 30)
+    assert lease.expires_at == 1050
+    clock.set(1040.0)
+    assert b.try_acquire_lease(KEY, 30) == LeaseHeld(KEY, 1050.0)
+    a.commit_generation(lease, record(generated_at=1040.0))
+
+
+def test_wrong_token_cannot_refresh_commit_or_release(meta_harness: MetaHarness) -> None:
+    a = meta_harness.make(tokens="A")
+    lease = acquire(a)
+    forged = Lease(KEY, "not-the-token", lease.expires_at, lease.acquired_at)
+    with pytest.raises(LeaseNotOwnedError):
+        a.refresh_lease(forged, 30)
+    with pytest.raises(LeaseNotOwnedError):
+        a.commit_generation(forged, record())
+    a.release_lease(forged)  # best effort: no error, and the real lease survives
+    assert isinstance(a.try_acquire_lease(KEY, 30), LeaseHeld)
+    a.commit_generation(lease, record())
+
+
+def test_commit_without_any_lease_is_rejected(meta_harness: MetaHarness) -> None:
+    store = meta_harness.make()
+    with pytest.raises(LeaseNotOwnedError):
+        store.commit_generation(Lease(KEY, "tok-1", 2000.0, 1000.0), record())
+    assert store.get(KEY) is None
+
+
+def test_release_is_best_effort(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    a, b = meta_harness.make(tokens="A"), meta_harness.make(tokens="B")
+    lease = acquire(a)
+    a.release_lease(lease)
+    a.release_lease(lease)  # twice: still fine
+    lease_b = acquire(b)  # released: free at once, no need to wait for expiry
+    a.release_lease(lease)  # a stale release must not delete B's lease
+    assert isinstance(a.try_acquire_lease(KEY, 30), LeaseHeld)
+    clock.set(5000.0)
+    b.release_lease(lease_b)  # expired long ago: no error
+
+
+def test_commit_round_trip(meta_harness: MetaHarness) -> None:
+    store = meta_harness.make()
+    rec = record(
+        generated_at=1000.25,
+        revalidate=120,
+        etag='"abc"',
+        status=404,
+        content_type="text/html; charset=utf-8",
+        headers=(("cache-control", "public"), ("link", "</a.css>; rel=preload")),
+        tags=frozenset({"product:42", "catalog"}),
+        content_hash="c" * 64,
+        size=1234,
+    )
+    store.commit_generation(acquire(store), rec)
+    assert store.get(KEY) == rec
+    assert rec.is_fresh(1120.0)
+    assert not rec.is_fresh(1120.25)
+
+
+def test_commit_defaults_round_trip(meta_harness: MetaHarness) -> None:
+    store = meta_harness.make()
+    rec = record()
+    store.commit_generation(acquire(store), rec)
+    assert store.get(KEY) == rec
+
+
+def test_generation_fencing(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    store = meta_harness.make()
+    store.commit_generation(acquire(store), record(generated_at=1500.5))
+    lease = acquire(store)
+    with pytest.raises(StaleGenerationError):
+        store.commit_generation(lease, record(generated_at=1500.25))
+    with pytest.raises(StaleGenerationError):
+        store.commit_generation(lease, record(generated_at=1400.0))
+    got = store.get(KEY)
+    assert got is not None
+    assert got.generated_at == 1500.5
+    # The rejected commit left the lease in place; the same generation may be re-committed.
+    store.commit_generation(lease, record(generated_at=1500.5, revalidate=5))
+    clock.set(1600.0)
+    store.commit_generation(acquire(store), record(generated_at=1600.0))
+    newest = store.get(KEY)
+    assert newest is not None
+    assert newest.generated_at == 1600.0
+
+
+def test_stale_generation_is_a_lease_error() -> None:
+    assert issubclass(StaleGenerationError, LeaseNotOwnedError)
+
+
+def test_soft_purge(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    store = meta_harness.make()
+    store.commit_generation(acquire(store), record(generated_at=1000.0, revalidate=60))
+    clock.set(1010.0)
+    assert store.invalidate(KEY) is True
+    purged = store.get(KEY)
+    assert purged is not None
+    assert purged.revalidate_seconds == 60  # the policy is kept
+    assert purged.invalidated_at == 1010.0
+    assert not purged.is_fresh(1010.0)
+    assert purged.html_key == record().html_key  # still servable as stale
+    clock.set(1020.0)
+    assert store.invalidate(KEY) is True  # idempotent: the first purge time stays
+    again = store.get(KEY)
+    assert again is not None
+    assert again.invalidated_at == 1010.0
+    store.commit_generation(acquire(store), record(generated_at=1020.0, revalidate=60))
+    fresh = store.get(KEY)
+    assert fresh is not None
+    assert fresh.invalidated_at is None
+    assert fresh.is_fresh(1030.0)
+
+
+def test_keys_are_independent(meta_harness: MetaHarness) -> None:
+    store = meta_harness.make()
+    lease = acquire(store, "k1")
+    assert isinstance(store.try_acquire_lease("k2", 30), Lease)
+    store.commit_generation(lease, record("k1"))
+    assert store.get("k2") is None
+    assert store.get("k1") == record("k1")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "x" * 10_240,
+        "nul\x00in\x00key",
+        "emoji \U0001f600 / \u00e9\u00e8 / \u4e2d\u6587",
+        "",
+        "CACHE#META",
+        "white space\r\n\t",
+    ],
+    ids=["10KB", "nul", "emoji", "empty", "hashes", "whitespace"],
+)
+def test_any_key_works(meta_harness: MetaHarness, key: str) -> None:
+    store = meta_harness.make()
+    lease = acquire(store, key)
+    assert isinstance(store.try_acquire_lease(key, 30), LeaseHeld)
+    store.commit_generation(lease, record(key))
+    assert store.get(key) == record(key)
+    assert store.invalidate(key) is True

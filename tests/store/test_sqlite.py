@@ -1,0 +1,98 @@
+"""SQLite specifics: busy database, fork safety, unreadable rows."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from lambda_isr.clock import FakeClock
+from lambda_isr.errors import ConfigError, StoreUnavailableError
+from lambda_isr.store.contract import CacheRecord, Lease
+from lambda_isr.store.keys import cache_key_hash
+from lambda_isr.store.sqlite import SqliteMetaStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_locked_beyond_busy_timeout_is_unavailable(tmp_path: Path) -> None:
+    db = tmp_path / "m.sqlite3"
+    store = SqliteMetaStore(db, clock=FakeClock(), busy_timeout=0.2)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            store.try_acquire_lease("k", 30)
+        assert 0.15 < time.monotonic() - started < 3
+        assert store.get("k") is None  # WAL: reads are not blocked by the writer
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert isinstance(store.try_acquire_lease("k", 30), Lease)
+    store.close()
+
+
+def test_forked_child_uses_its_own_connection(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from lambda_isr.clock import FakeClock
+        from lambda_isr.store.contract import Lease, LeaseHeld
+        from lambda_isr.store.sqlite import SqliteMetaStore
+        store = SqliteMetaStore({str(tmp_path / "m.sqlite3")!r}, clock=FakeClock())
+        parent_conn = store._conn()
+        assert isinstance(store.try_acquire_lease("parent", 30), Lease)
+        pid = os.fork()
+        if pid == 0:
+            ok = store._conn() is not parent_conn
+            ok = ok and isinstance(store.try_acquire_lease("parent", 30), LeaseHeld)
+            ok = ok and isinstance(store.try_acquire_lease("child", 30), Lease)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert isinstance(store.try_acquire_lease("child", 30), LeaseHeld)
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+        env={"PYTHONPATH": str(ROOT / "layer"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_unreadable_row_is_a_miss_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "m.sqlite3"
+    store = SqliteMetaStore(db, clock=FakeClock())
+    lease = store.try_acquire_lease("k", 30)
+    assert isinstance(lease, Lease)
+    store.commit_generation(lease, CacheRecord("k", "isr/a/b.html", 1000.0, 60))
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE meta SET headers = '{broken' WHERE pk = ?", (cache_key_hash("k"),))
+    raw.close()
+    assert store.get("k") is None
+    assert [(r.name, r.levelname) for r in caplog.records] == [("lambda_isr.store", "WARNING")]
+    store.close()
+
+
+def test_bad_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="busy_timeout"):
+        SqliteMetaStore(tmp_path / "m.sqlite3", busy_timeout=0)
+    with pytest.raises(ConfigError, match="file path"):
+        SqliteMetaStore(":memory:")
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(ConfigError, match="directory"):
+        SqliteMetaStore(tmp_path / "file" / "m.sqlite3")
