@@ -1,0 +1,182 @@
+"""One dev worker: a local Runtime API plus a child process started the way Lambda starts the
+layer (``lambda-isr-wrapper <python> /var/runtime/bootstrap.py`` -> ``python -m
+lambda_isr.runtime``), one invocation at a time, like a sandbox.
+
+Children never outlive the server: each runs in its own process group (killed as a group),
+asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``: workers are spawned
+from one long-lived supervisor thread, so "parent" is that thread), and the pool stops them
+at exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import lambda_isr
+from lambda_isr.dev.log import DevLog
+from lambda_isr.runtime.local_api import LocalRuntimeApi
+
+LAYER_DIR = Path(lambda_isr.__file__).resolve().parent.parent
+WRAPPER = LAYER_DIR / "lambda-isr-wrapper"
+BOOTSTRAP = "/var/runtime/bootstrap.py"  # what Lambda passes to the wrapper; never opened
+FUNCTION_NAME = "lambda-isr-dev"
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What every worker runs and with which environment."""
+
+    handler: str
+    task_root: Path
+    store_dir: Path
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    timeout: float = 60.0
+    memory_mb: int = 1024
+    wrapper: Path = WRAPPER
+    python: str = sys.executable
+
+    def environ(self, api_address: str) -> dict[str, str]:
+        """The child's environment: the caller's, plus what Lambda sets in a sandbox."""
+        env = dict(self.base_env)
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        inherited = env.get("PYTHONPATH")
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": api_address,
+                "_HANDLER": self.handler,
+                "LAMBDA_TASK_ROOT": str(self.task_root),
+                # The wrapper puts the task root first, then this: the layer (lambda_isr).
+                "PYTHONPATH": f"{LAYER_DIR}:{inherited}" if inherited else str(LAYER_DIR),
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{version}",
+                "AWS_LAMBDA_FUNCTION_NAME": env.get("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]dev",
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", region),
+                # AWS_LAMBDA_FUNCTION_NAME would send the embedded store to /tmp/lambda-isr:
+                # every worker must share the project's store instead.
+                "LAMBDA_ISR_DIR": str(self.store_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child die with its parent (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the hook ran
+            os._exit(1)
+
+    return hook
+
+
+_DEATH_HOOK = _parent_death_hook()
+
+
+class Worker:
+    """A running worker. ``index`` is its slot (1-based), ``generation`` its reload epoch."""
+
+    def __init__(self, spec: WorkerSpec, index: int, generation: int, log: DevLog) -> None:
+        self.index = index
+        self.generation = generation
+        self.invoked = False
+        self.exit_reported = False
+        self.served = 0
+        self._log = log
+        self.api = LocalRuntimeApi(default_timeout_ms=int(spec.timeout * 1000))
+        self.api.keep_requests = False
+        self.api.start()
+        try:
+            self.process = subprocess.Popen(
+                [str(spec.wrapper), spec.python, BOOTSTRAP],
+                env=spec.environ(self.api.address),
+                cwd=spec.task_root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group; Ctrl-C reaches only the server
+                preexec_fn=_DEATH_HOOK,  # noqa: PLW1509 - spawned from one supervisor thread
+            )
+        except OSError:
+            self.api.stop()
+            raise
+        assert self.process.stdout is not None
+        self._forwarder = threading.Thread(
+            target=self._forward, args=(self.process.stdout,), daemon=True
+        )
+        self._forwarder.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def exit_code(self) -> int | None:
+        return self.process.poll()
+
+    def init_error(self) -> tuple[str, str] | None:
+        """``(errorType, errorMessage)`` of the last ``/runtime/init/error`` post, if any."""
+        if not self.api.init_errors:
+            return None
+        error_type, payload = self.api.init_errors[-1]
+        kind = error_type or str(payload.get("errorType") or "Runtime.Unknown")
+        return kind, str(payload.get("errorMessage") or "")
+
+    def describe_exit(self) -> str:
+        """Lambda's wording for a runtime that went away."""
+        code = self.exit_code()
+        if code is None:
+            return "Runtime is still running"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"Runtime exited with error: signal: {signal.Signals(-code).name}"
+        return f"Runtime exited with error: exit status {code}"
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group now (a timed-out sandbox)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Terminate the group, reap the child, stop the local API. Idempotent."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.process.wait(5)
+        self.kill()  # anything the handler left behind in the group
+        self.api.stop()
+        self._forwarder.join(2)
+
+    def _forward(self, stream: IO[bytes]) -> None:
+        prefix = f"[worker {self.index}] "
+        with stream:
+            for raw in iter(stream.readline, b""):
+                self._log.line(prefix + raw.decode("utf-8", "replace").rstrip("\r\n"))
