@@ -18,8 +18,7 @@ from typing import Any
 import data
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from lambda_isr import FaceRequest, FaceResult, isr_face
-from lambda_isr.runtime.stream import Head, streaming
+from lambda_isr import FaceRequest, FaceResult, Head, isr_face, streaming
 from lambda_isr.runtime.writer import ResponseWriter
 
 TEMPLATES = Environment(

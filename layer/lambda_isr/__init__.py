@@ -1,13 +1,29 @@
 """lambda-isr: streaming blocking ISR for Python on AWS Lambda Function URLs.
 
 Public names are loaded lazily so that ``import lambda_isr`` stays cheap and never imports
-boto3: the runtime loop and plain handlers must cold-start without the store or ISR code.
+boto3 (nor even ``typing``): the runtime loop and plain handlers must cold-start without the
+store or ISR code.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+    from lambda_isr.errors import LambdaIsrError as LambdaIsrError
+    from lambda_isr.face import isr_face as isr_face
+    from lambda_isr.http.request import FaceRequest as FaceRequest
+    from lambda_isr.http.response import FaceResult as FaceResult
+    from lambda_isr.isr.config import ContentionPolicy as ContentionPolicy
+    from lambda_isr.isr.config import TrailingSlash as TrailingSlash
+    from lambda_isr.runtime.stream import Head as Head
+    from lambda_isr.runtime.stream import StreamingResponse as StreamingResponse
+    from lambda_isr.runtime.stream import streaming as streaming
+    from lambda_isr.runtime.writer import BufferedWriter as BufferedWriter
+    from lambda_isr.runtime.writer import ResponseWriter as ResponseWriter
 
 __version__ = "0.1.0"
 
@@ -15,8 +31,11 @@ _EXPORTS: dict[str, str] = {
     "isr_face": "lambda_isr.face",
     "FaceRequest": "lambda_isr.http.request",
     "FaceResult": "lambda_isr.http.response",
+    "ContentionPolicy": "lambda_isr.isr.config",
+    "TrailingSlash": "lambda_isr.isr.config",
     "streaming": "lambda_isr.runtime.stream",
     "StreamingResponse": "lambda_isr.runtime.stream",
+    "Head": "lambda_isr.runtime.stream",
     "ResponseWriter": "lambda_isr.runtime.writer",
     "BufferedWriter": "lambda_isr.runtime.writer",
     "LambdaIsrError": "lambda_isr.errors",
@@ -24,20 +43,18 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "BufferedWriter",
+    "ContentionPolicy",
     "FaceRequest",
     "FaceResult",
+    "Head",
     "LambdaIsrError",
     "ResponseWriter",
     "StreamingResponse",
+    "TrailingSlash",
     "__version__",
     "isr_face",
     "streaming",
 ]
-
-if TYPE_CHECKING:  # pragma: no cover
-    from lambda_isr.errors import LambdaIsrError as LambdaIsrError
-    from lambda_isr.runtime.writer import BufferedWriter as BufferedWriter
-    from lambda_isr.runtime.writer import ResponseWriter as ResponseWriter
 
 
 def __getattr__(name: str) -> Any:
