@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 SUBCOMMANDS: tuple[str, ...] = (
     "lambda_isr.runtime.local_invoke",  # lambda-isr invoke
+    "lambda_isr.dev",  # lambda-isr dev
 )
 
 

@@ -48,23 +48,21 @@ class DevHttpServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "") else host  # noqa: S104
-        return f"http://{shown if isinstance(shown, str) else host}:{port}/"
+        host, port = str(self.server_address[0]), self.server_address[1]
+        if host in ("0.0.0.0", ""):  # noqa: S104 - only naming what was bound
+            host = "127.0.0.1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
 
 class DevRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "lambda-isr-dev"
-    sys_version = ""
     server: DevHttpServer
 
-    def do_GET(self) -> None:
-        self._invoke()
+    def version_string(self) -> str:
+        return self.server_version
 
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         self.server.log.line(f"http: {format % args}")
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -99,8 +97,10 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             relay.answer(Answer(503, (("content-type", "text/plain"),), b"no worker is free\n"))
         else:
             try:
-                deadline_ms = int((time.time() + timeout) * 1000)
-                pending = lease.worker.api.enqueue(event, request_id=request_id, deadline_ms=deadline_ms)
+                deadline = int((time.time() + timeout) * 1000)
+                pending = lease.worker.api.enqueue(
+                    event, request_id=request_id, deadline_ms=deadline
+                )
                 for item in follow(pending, lease.worker, timeout):
                     relay.feed(item, request_id)
                 lease.worker.api.invocations.pop(request_id, None)
@@ -111,6 +111,11 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             time.monotonic() - started, relay.body_bytes, lease.slot.index if lease else None,
         )  # fmt: skip
         self.server.log.line(record.format())
+
+
+# ``do_<METHOD>`` for every method a Function URL accepts: the function decides what to answer.
+for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    setattr(DevRequestHandler, f"do_{_method}", DevRequestHandler._invoke)
 
 
 class _Relay:

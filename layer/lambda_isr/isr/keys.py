@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlencode
 
@@ -124,3 +125,23 @@ def build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:
     if varied:
         key = f"{key}#{'&'.join(varied)}"
     return KeyDecision(key)
+
+
+def page_key(
+    path: str,
+    *,
+    host: str | None,
+    tenant: str = DEFAULT_TENANT,
+    query: Mapping[str, Sequence[str]] | None = None,
+    trailing_slash: TrailingSlash = TrailingSlash.STRIP,
+) -> str:
+    """The key :func:`build_key` gives a plain request for this page (no varied headers or
+    cookies, no custom key function): for code that has no request, such as an on-demand
+    invalidation. ``host=None`` for faces decorated with ``vary_host=False``; ``query`` holds
+    only the face's ``vary_query`` parameters."""
+    page = normalise_path(path, trailing_slash)
+    pairs = [(name, value) for name in sorted(query or {}) for value in sorted((query or {})[name])]
+    if pairs:
+        page = f"{page}?{urlencode(pairs, quote_via=quote)}"
+    prefix = normalise_host(host) if host is not None else ""
+    return f"{quote(tenant, safe='') or DEFAULT_TENANT}::{prefix}{page}"
