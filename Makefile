@@ -60,6 +60,21 @@ lint: $(STAMP)
 test: $(STAMP) $(DDB_STAMP) lint sam-check
 	$(BIN)/pytest
 
+# The README's main command: the demo site from handler/ at http://127.0.0.1:3000, streaming,
+# through the layer's wrapper and runtime loop, on the embedded store in .lambda-isr/.
+PORT ?= 3000
+WORKERS ?= 2
+dev: $(STAMP)
+	$(BIN)/lambda-isr dev --task-root handler --port $(PORT) --workers $(WORKERS) --reload app.handler
+
+# Performance figures, each a ratio measured in one run (prints; never fails on a figure).
+bench: $(STAMP) $(DDB_STAMP)
+	$(BIN)/python -m bench
+
+# The dev server under a bounded load from a second process (60 s, 50 connections).
+stress: $(STAMP)
+	$(BIN)/python -m bench.stress
+
 # Tests only, no lint (for quick iteration).
 test-fast: $(STAMP) $(DDB_STAMP)
 	$(BIN)/pytest -x -q

@@ -3,23 +3,32 @@
     .venv/bin/python -m bench.bench_runtime [--quick]
 
 1. Per-invocation overhead of our loop vs the stock runtime client (``python -m awslambdaric``)
-   on the same local Runtime API with a trivial buffered handler (N invocations per run,
-   repeated runs, median/min/max). The fake API's own cost is in both numbers.
+   on the same local Runtime API with a trivial buffered handler (N invocations per run). The
+   runtimes stay up side by side and their runs are interleaved (ours, stock, stock 3.12+, ours,
+   ...) so that machine noise hits all of them alike; median/min/max over the runs. Two figures:
+   wall time per invocation (the fake API's own cost is in it, the same for everybody) and the
+   CPU time of the runtime process alone per invocation (``/proc/PID/task/*/schedstat``, ns),
+   which is what the runtime itself costs and is far less sensitive to noise.
 2. Streaming throughput of a 50 MB body through our loop, in MB/s.
-3. Import time of ``lambda_isr.runtime`` (and of the whole loop) in a fresh interpreter.
+3. Cold start (process spawn to the first ``/next``, wall time) and import cost in a fresh
+   interpreter: CPU time (user + system) of ``python -c 'import X'`` against a bare interpreter
+   (CPU time is far less sensitive than wall time to other load on the machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambda_isr.runtime.local_api import LocalRuntimeApi
@@ -35,18 +44,27 @@ def big(event, context):
     chunk = b"x" * event["chunk"]
     return StreamingResponse(body=(chunk for _ in range(event["total"] // event["chunk"])))
 """
+OURS = [sys.executable, "-m", "lambda_isr.runtime"]
+STOCK = [sys.executable, "-m", "awslambdaric", "app.trivial"]
+STOCK_312: dict[str, str] = {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"}
 
 
 def start(
-    api: LocalRuntimeApi, root: Path, argv: list[str], handler: str, **env: str
+    api: LocalRuntimeApi,
+    root: Path,
+    argv: list[str],
+    handler: str,
+    *,
+    layer: Path = REPO / "layer",
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     environ = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_LAMBDA_RUNTIME_API": api.address,
         "_HANDLER": handler,
         "LAMBDA_TASK_ROOT": str(root),
-        "PYTHONPATH": f"{root}:{REPO / 'layer'}",
-        **env,
+        "PYTHONPATH": f"{root}:{layer}",
+        **(env or {}),
     }
     return subprocess.Popen(argv, env=environ, cwd=root, stdout=subprocess.DEVNULL)
 
@@ -56,35 +74,112 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(10)
 
 
-def per_invocation_us(api: LocalRuntimeApi, n: int) -> float:
-    pendings = [api.enqueue({"n": i}, trace_id="") for i in range(n)]
-    started = time.perf_counter()
-    for pending in pendings:
-        pending.wait(60)
-    elapsed = time.perf_counter() - started
-    for pending in pendings:
-        del api.invocations[pending.request_id]
-    return elapsed / n * 1e6
+def cpu_ns(pid: int) -> int:
+    """CPU time of every thread of ``pid`` so far (ns)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):  # a thread that just ended
+            continue
+    return total
 
 
-def overhead(root: Path, name: str, argv: list[str], n: int, runs: int, **env: str) -> float:
+@dataclass
+class Subject:
+    name: str
+    api: LocalRuntimeApi
+    process: subprocess.Popen[bytes]
+    wall_us: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+
+    def run(self, n: int) -> None:
+        pendings = [self.api.enqueue({"n": i}, trace_id="") for i in range(n)]
+        cpu_before = cpu_ns(self.process.pid)
+        started = time.perf_counter()
+        for pending in pendings:
+            pending.wait(60)
+        elapsed = time.perf_counter() - started
+        cpu = cpu_ns(self.process.pid) - cpu_before
+        for pending in pendings:
+            del self.api.invocations[pending.request_id]
+        self.wall_us.append(elapsed / n * 1e6)
+        self.cpu_us.append(cpu / n / 1e3)
+
+
+@contextmanager
+def subject(
+    root: Path,
+    name: str,
+    argv: list[str],
+    *,
+    layer: Path = REPO / "layer",
+    env: dict[str, str] | None = None,
+) -> Iterator[Subject]:
     with LocalRuntimeApi() as api:
         api.keep_requests = False
-        process = start(api, root, argv, "app.trivial", **env)
+        process = start(api, root, argv, "app.trivial", layer=layer, env=env)
         try:
-            per_invocation_us(api, 50)  # warm-up (and waits for the cold start)
-            samples = [per_invocation_us(api, n) for _ in range(runs)]
+            yield Subject(name, api, process)
         finally:
             stop(process)
+
+
+def spread(samples: list[float], unit: str, width: int = 7) -> str:
     med = statistics.median(samples)
-    print(f"  {name:<34} median {med:7.1f} us  min {min(samples):7.1f}  max {max(samples):7.1f}")
-    return med
+    return (
+        f"median {med:{width}.1f} {unit}  min {min(samples):{width}.1f}"
+        f"  max {max(samples):{width}.1f}"
+    )
 
 
-def throughput(root: Path, total: int, chunk: int, runs: int) -> None:
+def overhead(root: Path, n: int, runs: int, baseline: Path | None) -> None:
+    with ExitStack() as stack:
+        subjects = [
+            stack.enter_context(subject(root, "lambda-isr loop", OURS)),
+            stack.enter_context(subject(root, "awslambdaric", STOCK)),
+            stack.enter_context(
+                subject(root, "awslambdaric (python3.12+ mode)", STOCK, env=STOCK_312)
+            ),
+        ]
+        if baseline is not None:
+            subjects.append(
+                stack.enter_context(
+                    subject(root, "lambda-isr loop (--baseline)", OURS, layer=baseline)
+                )
+            )
+        for s in subjects:
+            s.run(50)  # warm-up (and waits for the cold start)
+            s.wall_us.clear()
+            s.cpu_us.clear()
+        for _ in range(runs):
+            for s in subjects:
+                s.run(n)
+    print("  wall time per invocation (runtime + fake API + wake-ups)")
+    for s in subjects:
+        print(f"    {s.name:<34} {spread(s.wall_us, 'us')}")
+    print("  CPU time of the runtime process per invocation")
+    for s in subjects:
+        print(f"    {s.name:<34} {spread(s.cpu_us, 'us')}")
+    ours, stock, stock_312 = subjects[:3]
+    pairs = [("awslambdaric", stock), ("awslambdaric in python3.12+ mode", stock_312)]
+    pairs += [("--baseline", other) for other in subjects[3:]]
+    for label, other in pairs:
+        walls = [a / b for a, b in zip(ours.wall_us, other.wall_us, strict=True)]
+        cpus = [a / b for a, b in zip(ours.cpu_us, other.cpu_us, strict=True)]
+        print(
+            f"  ratio ours/{label}: wall {statistics.median(walls):.2f}"
+            f" (runs {min(walls):.2f}-{max(walls):.2f}), CPU {statistics.median(cpus):.2f}"
+            f" (runs {min(cpus):.2f}-{max(cpus):.2f})"
+        )
+
+
+def throughput(
+    root: Path, total: int, chunk: int, runs: int, layer: Path = REPO / "layer", name: str = ""
+) -> None:
     with LocalRuntimeApi() as api:
         api.keep_requests = False
-        process = start(api, root, [sys.executable, "-m", "lambda_isr.runtime"], "app.big")
+        process = start(api, root, OURS, "app.big", layer=layer)
         try:
             rates = []
             for _ in range(runs):
@@ -97,70 +192,113 @@ def throughput(root: Path, total: int, chunk: int, runs: int) -> None:
                 del api.invocations[pending.request_id]
         finally:
             stop(process)
-    label = f"{total // 10**6} MB in {chunk // 1024} KiB chunks"
-    print(
-        f"  {label:<34} median {statistics.median(rates):6.0f} MB/s"
-        f"  min {min(rates):6.0f}  max {max(rates):6.0f}"
-    )
+    label = f"{total // 10**6} MB in {chunk // 1024} KiB chunks{name}"
+    print(f"  {label:<34} {spread(rates, 'MB/s', 6)}")
 
 
-def fresh_ms(code: str, runs: int) -> tuple[float, float]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "layer")}
+def cold_start(root: Path, name: str, argv: list[str], runs: int) -> None:
+    """Spawn to the first ``/next`` (the event is queued before the process starts)."""
     samples = []
     for _ in range(runs):
+        with LocalRuntimeApi() as api:
+            api.keep_requests = False
+            pending = api.enqueue({"n": 0}, trace_id="")
+            started = time.monotonic()
+            process = start(api, root, argv, "app.trivial")
+            try:
+                pending.wait(30)
+            finally:
+                stop(process)
+            assert pending.delivered_at is not None
+            samples.append((pending.delivered_at - started) * 1000)
+    print(f"  {name:<44} {spread(samples, 'ms', 6)}")
+
+
+def fresh(code: str, runs: int, layer: Path) -> tuple[list[float], list[float]]:
+    """Wall and CPU (user + system) time of ``python -c code`` in ms, ``runs`` times."""
+    env = {**os.environ, "PYTHONPATH": str(layer)}
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], env=env, check=True)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), min(samples)
+        walls.append((time.perf_counter() - started) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        cpus.append(cpu * 1000)
+    return walls, cpus
 
 
-def imports(runs: int) -> None:
-    base_med, base_min = fresh_ms("pass", runs)
-    print(f"  {'bare interpreter':<44} median {base_med:6.1f} ms  min {base_min:6.1f}")
+def imports(root: Path, runs: int, baseline: Path | None) -> None:
+    print("  cold start: process spawn to the first /next (wall)")
+    cold_start(root, "lambda-isr loop", OURS, runs)
+    cold_start(root, "awslambdaric", STOCK, runs)
+    print(
+        "  import in a fresh interpreter, CPU time (user+sys) of the process; +X is the"
+        " difference of medians (of minimums) with a bare interpreter"
+    )
+    layers = [("", REPO / "layer")]
+    if baseline is not None:
+        layers.append((" (--baseline)", baseline))
     cases: list[tuple[str, str]] = [
+        ("bare interpreter", "pass"),
+        ("import lambda_isr", "import lambda_isr"),
         ("import lambda_isr.runtime", "import lambda_isr.runtime"),
-        ("the whole loop (lambda_isr.runtime.loop)", "import lambda_isr.runtime.loop"),
+        ("the loop (lambda_isr.runtime.loop)", "import lambda_isr.runtime.loop"),
+        (
+            "loop + handler loader (= main())",
+            "import lambda_isr.runtime.loop, lambda_isr.runtime.loader",
+        ),
         ("stock awslambdaric.bootstrap", "import awslambdaric.bootstrap"),
-        ("h11 alone", "import h11"),
     ]
+    base_med = base_min = 0.0
     for label, code in cases:
-        med, low = fresh_ms(code, runs)
-        print(f"  {label:<44} median {med:6.1f} ms  min {low:6.1f}  (+{med - base_med:5.1f} ms)")
+        for suffix, layer in layers if "lambda_isr" in code else layers[:1]:
+            _, cpus = fresh(code, runs, layer)
+            med, low = statistics.median(cpus), min(cpus)
+            if code == "pass":
+                base_med, base_min = med, low
+                extra = ""
+            else:
+                extra = f"  (+{med - base_med:5.1f} ms, +{low - base_min:5.1f} ms of minimums)"
+            print(f"    {label + suffix:<48} {spread(cpus, 'ms', 6)}{extra}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, smaller runs")
+    parser.add_argument("--only", choices=("overhead", "throughput", "imports"), default=None)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another copy of the layer directory to run side by side (before/after figures)",
+    )
     args = parser.parse_args(argv)
-    n, runs = (300, 3) if args.quick else (1000, 5)
+    n, runs = (300, 5) if args.quick else (1000, 9)
     timed: Callable[[], float] = time.perf_counter
     began = timed()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "app.py").write_text(HANDLERS)
-        print(f"1. per-invocation time, trivial buffered handler ({n} invocations x {runs} runs)")
-        ours = overhead(
-            root, "lambda-isr loop", [sys.executable, "-m", "lambda_isr.runtime"], n, runs
-        )
-        stock = overhead(
-            root, "awslambdaric", [sys.executable, "-m", "awslambdaric", "app.trivial"], n, runs
-        )
-        stock_312 = overhead(
-            root,
-            "awslambdaric (python3.12+ mode)",
-            [sys.executable, "-m", "awslambdaric", "app.trivial"],
-            n,
-            runs,
-            AWS_EXECUTION_ENV="AWS_Lambda_python3.13",
-        )
-        print(f"  ratio ours/awslambdaric: {ours / stock:.2f}")
-        print(f"  ratio ours/awslambdaric in python3.12+ mode: {ours / stock_312:.2f}")
-        print("2. streaming throughput (local API parses every chunk in Python)")
-        for chunk in (64 * 1024, 1024 * 1024):
-            throughput(root, 50 * 10**6, chunk, 2 if args.quick else 3)
-    print("3. import time in a fresh interpreter")
-    imports(7 if args.quick else 15)
-    print(f"total bench time {timed() - began:.1f} s")
+        if args.only in (None, "overhead"):
+            print(
+                f"1. per invocation, trivial buffered handler ({n} invocations x {runs} runs,"
+                " interleaved)"
+            )
+            overhead(root, n, runs, args.baseline)
+        if args.only in (None, "throughput"):
+            print("2. streaming throughput (local API parses every chunk in Python)")
+            for chunk in (64 * 1024, 1024 * 1024):
+                throughput(root, 50 * 10**6, chunk, 2 if args.quick else 3)
+                if args.baseline is not None:
+                    throughput(
+                        root, 50 * 10**6, chunk, 2 if args.quick else 3, args.baseline, " (base)"
+                    )
+        if args.only in (None, "imports"):
+            print("3. cold start and import time")
+            imports(root, 9 if args.quick else 25, args.baseline)
+    print(f"total bench time {timed() - began:.1f} s; load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

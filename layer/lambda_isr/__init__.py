@@ -7,8 +7,6 @@ store or ISR code.
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
@@ -64,6 +62,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'lambda_isr' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    from importlib import import_module  # noqa: PLC0415 - ~1 ms, paid on first use only
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value

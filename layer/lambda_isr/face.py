@@ -63,6 +63,9 @@ def _footer(option: str | Callable[[str], str] | None) -> Callable[[str], str]:
 class IsrFace:
     """The decorated handler (see module docstring)."""
 
+    __name__: str
+    __wrapped__: FaceFn
+
     def __init__(
         self,
         fn: FaceFn,
@@ -109,6 +112,11 @@ class IsrFace:
     def __call__(self, event: object, context: object = None) -> dict[str, Any]:
         writer = BufferedWriter()
         self._handle(event, context, writer, buffered=True)
+        if writer.error is not None:
+            # A stored body broke after its head: a buffered answer is all-or-nothing, so the
+            # client gets a clean error page, never a truncated one.
+            writer = BufferedWriter()
+            self._page(writer, None, 500, event, context)
         return writer.to_function_url_response()
 
     def __lambda_isr_stream__(self, event: object, context: object, writer: ResponseWriter) -> None:
@@ -129,7 +137,7 @@ class IsrFace:
             self.engine.serve(
                 request,
                 writer,
-                lambda: start_render(fn, request, buffered=buffered),
+                lambda req: start_render(fn, req, buffered=buffered),
                 trace,
                 remaining=lambda: _remaining_seconds(context),
             )
@@ -148,7 +156,12 @@ class IsrFace:
             self.observability.finish(trace)
 
     def _page(
-        self, writer: ResponseWriter, trace: RequestTrace, status: int, event: object, ctx: object
+        self,
+        writer: ResponseWriter,
+        trace: RequestTrace | None,
+        status: int,
+        event: object,
+        ctx: object,
     ) -> None:
         inbound = None
         if isinstance(event, dict) and isinstance(event.get("headers"), dict):
@@ -162,12 +175,13 @@ class IsrFace:
             "cache-status": cache_status(fwd="bypass", detail=detail),
             "x-request-id": rid,
         }
-        trace.state, trace.status = CacheState.BYPASS, status
         writer.start(status, headers)
         body = error_page(status, rid)
         writer.write(body)
-        trace.bytes_sent += len(body)
         writer.end()
+        if trace is not None:
+            trace.state, trace.status = CacheState.BYPASS, status
+            trace.bytes_sent += len(body)
 
 
 def _remaining_seconds(context: object) -> float | None:
@@ -253,7 +267,7 @@ def isr_face(
             observability=obs,
             clock=clock or SYSTEM_CLOCK,
             footer=footer,
-            bodies=body_cache or BodyCache(),
+            bodies=body_cache if body_cache is not None else BodyCache(),
         )
 
     return decorate

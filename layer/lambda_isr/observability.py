@@ -76,9 +76,17 @@ class Observability:
     def tracer(self) -> Any:
         """The Powertools Tracer, created (and imported) on first use; ``None`` when off."""
         if self._tracing and self._tracer is None:
-            from aws_lambda_powertools import Tracer  # noqa: PLC0415 (lazy: ~300 ms)
+            try:
+                from aws_lambda_powertools import Tracer  # noqa: PLC0415 (lazy: ~300 ms)
 
-            self._tracer = Tracer(service=self._service)
+                self._tracer = Tracer(service=self._service)
+            except Exception:  # e.g. aws-xray-sdk missing: tracing off, pages still served
+                self._tracing = False
+                self.logger.warning(
+                    "tracing is enabled but the Powertools Tracer cannot start "
+                    "(is aws-xray-sdk installed?): tracing is off for this process",
+                    exc_info=True,
+                )
         return self._tracer if self._tracing else None
 
     def _span_factory(self) -> Callable[[str], AbstractContextManager[Any]]:

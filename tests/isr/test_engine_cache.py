@@ -70,9 +70,11 @@ def test_if_none_match_answers_304_without_body_or_html_read() -> None:
 
 def test_head_answers_headers_only_and_never_renders_over_a_copy() -> None:
     env = make_env()
-    miss = stream(env, load_event("head"))  # a miss may render, but sends no body
-    assert (miss.status, miss.body, miss.headers["x-isr-cache"]) == (200, b"", "miss")
+    miss = stream(env, load_event("head"))  # a miss renders uncached and sends no body
+    assert (miss.status, miss.body, miss.headers["x-isr-cache"]) == (200, b"", "bypass")
     assert len(env.renders) == 1
+    assert env.meta.inner.get(key_for()) is None  # a HEAD render is never stored
+    stream(env, load_event("get"))
     hit = stream(env, load_event("head"))
     get = stream(env, load_event("get"))
     assert hit.body == b""
@@ -81,7 +83,7 @@ def test_head_answers_headers_only_and_never_renders_over_a_copy() -> None:
     env.clock.advance(120)
     stale = stream(env, load_event("head"))
     assert stale.headers["x-isr-cache"] == "stale"
-    assert len(env.renders) == 1
+    assert len(env.renders) == 2
 
 
 def test_stale_and_lease_won_regenerates_and_streams() -> None:

@@ -22,7 +22,7 @@ EXPECTED = {
     "cookies": (200, "bypass"),
     "get": (200, "miss"),
     "get-if-none-match": (200, "miss"),
-    "head": (200, "miss"),
+    "head": (200, "bypass"),
     "malformed": (400, "bypass"),
     "other-host": (200, "miss"),
     "path-dot-segments": (200, "miss"),

@@ -9,11 +9,11 @@ import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from lambda_isr.runtime.context import LambdaContext
 from lambda_isr.runtime.protocol import Invocation
 from lambda_isr.runtime.recording import BufferedResult, InvocationErrorEvent
 from lambda_isr.runtime.stream import StreamingResponse
-
 from tests.support.fake_runtime_api import FakeRuntimeApi, make_runtime, run_in_process
 
 

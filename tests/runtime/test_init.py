@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import snapshot_restore_py  # type: ignore[import-untyped]
+
 from lambda_isr.errors import HandlerLoadError
 from lambda_isr.runtime.loader import load_handler
 from lambda_isr.runtime.logs import setup_logging
 from lambda_isr.runtime.loop import Runtime, RuntimeConfig
-
 from tests.support.fake_runtime_api import FakeRuntimeApi
 
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from lambda_isr.runtime.recording import BufferedResult, InvocationErrorEvent, StreamEnd
 
+from lambda_isr.runtime.recording import BufferedResult, InvocationErrorEvent, StreamEnd
 from tests.support.fake_runtime_api import FakeRuntimeApi
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+
 from lambda_isr.errors import ResponseStateError, RuntimeApiError
 from lambda_isr.runtime import protocol
 from lambda_isr.runtime.protocol import ApiResponse, Invocation, Phase, RuntimeApiConnection

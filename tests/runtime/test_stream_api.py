@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+
 from lambda_isr.errors import HeaderValueError, ResponseStateError
 from lambda_isr.runtime.stream import STREAM_ATTRIBUTE, Head, StreamingResponse, streaming
 from lambda_isr.runtime.writer import BufferedWriter, ResponseWriter

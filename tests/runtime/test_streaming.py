@@ -8,6 +8,7 @@ from typing import Any
 
 import h11
 import pytest
+
 from lambda_isr.runtime.recording import (
     BodyChunk,
     InvocationErrorEvent,
@@ -16,7 +17,6 @@ from lambda_isr.runtime.recording import (
 )
 from lambda_isr.runtime.stream import Head, StreamingResponse, streaming
 from lambda_isr.runtime.writer import ResponseWriter
-
 from tests.support.fake_runtime_api import FakeRuntimeApi, run_in_process
 
 

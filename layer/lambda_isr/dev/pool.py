@@ -124,6 +124,8 @@ class WorkerPool:
             worker = slot.worker
             if slot.busy or slot.replacing or worker is None:
                 continue
+            if worker.generation < self.generation:
+                continue  # code changed: its replacement is on the way
             if worker.exit_code() is None:
                 live.append((slot, worker))
             elif not worker.invoked:
@@ -142,7 +144,9 @@ class WorkerPool:
         worker = slot.worker
         if slot.busy or slot.replacing:
             return False
-        if worker is None or worker.generation < self.generation:
+        if worker is None:
+            return now >= slot.retry_at
+        if worker.generation < self.generation:
             return True
         if worker.exit_code() is None:
             return False
@@ -177,6 +181,7 @@ class WorkerPool:
             worker: Worker | None = Worker(self.spec, slot.index, generation, self.log)
         except OSError as exc:
             self.log.line(f"worker {slot.index} could not start: {exc}")
+            slot.retry_at = time.monotonic() + _BACKOFF_MAX
             worker = None
         with self._cond:
             slot.worker = worker

@@ -13,7 +13,8 @@ WATCHED_SUFFIXES = frozenset(
 )
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", ".lambda-isr", ".venv", "venv"})
 
-Snapshot = dict[Path, int]
+Snapshot = dict[Path, tuple[int, int]]
+"""path -> (mtime in ns, size)"""
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -28,9 +29,10 @@ def snapshot(root: Path) -> Snapshot:
     out: Snapshot = {}
     for path in _files(root):
         try:
-            out[path] = path.stat().st_mtime_ns
+            stat = path.stat()
         except FileNotFoundError:  # removed while walking
             continue
+        out[path] = (stat.st_mtime_ns, stat.st_size)
     return out
 
 

@@ -75,8 +75,8 @@ def buffered_answer(result: BufferedResult) -> Answer:
         status = int(value["statusCode"])
     except (TypeError, ValueError):
         return failure_answer("Runtime.InvalidResponse", "statusCode is not a number", None)
-    headers = value.get("headers") or {}
-    cookies = value.get("cookies") or []
+    headers = {} if value.get("headers") is None else value["headers"]
+    cookies = [] if value.get("cookies") is None else value["cookies"]
     if not isinstance(headers, dict) or not isinstance(cookies, list):
         return failure_answer("Runtime.InvalidResponse", "bad headers or cookies", None)
     raw = value.get("body")

@@ -146,5 +146,5 @@ class DevServer:
         root = self.spec.task_root
         names = ", ".join(str(p.relative_to(root)) for p in changed[:5])
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-        self.log.line(f"reload: {names}{more} changed; restarting the workers")
         self.pool.restart()
+        self.log.line(f"reload: {names}{more} changed; restarting the workers")

@@ -84,7 +84,11 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     def _invoke(self) -> None:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.send_error(400, "malformed request body framing")
+            return
         headers = [(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"]
         event = build_event(
             self.command, self.path, headers, body,
@@ -103,8 +107,8 @@ class DevRequestHandler(BaseHTTPRequestHandler):
                 )
                 for item in follow(pending, lease.worker, timeout):
                     relay.feed(item, request_id)
-                lease.worker.api.invocations.pop(request_id, None)
             finally:
+                lease.worker.api.invocations.pop(request_id, None)
                 self.server.pool.release(lease)
         record = AccessRecord(
             self.command, self.path, relay.status, relay.cache, relay.ttfb,

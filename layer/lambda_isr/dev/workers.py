@@ -158,20 +158,19 @@ class Worker:
         return f"Runtime exited with error: exit status {code}"
 
     def kill(self) -> None:
-        """SIGKILL the whole process group now (a timed-out sandbox)."""
+        """SIGKILL the whole process group now (a timed-out sandbox) and reap the child."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
 
     def stop(self, grace: float = 1.0) -> None:
         """Terminate the group, reap the child, stop the local API. Idempotent."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(grace)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.process.wait(5)
-        self.kill()  # anything the handler left behind in the group
+        self.kill()  # and anything the handler left behind in the group
         self.api.stop()
         self._forwarder.join(2)
 

@@ -28,7 +28,7 @@ from lambda_isr.isr import policy
 from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.isr.commit import publish
 from lambda_isr.isr.config import ContentionPolicy, IsrConfig
-from lambda_isr.isr.keys import build_key
+from lambda_isr.isr.keys import build_key, cache_view
 from lambda_isr.isr.lease_keeper import LeaseKeeper
 from lambda_isr.isr.policy import cache_status
 from lambda_isr.isr.render import RenderStream
@@ -39,7 +39,7 @@ from lambda_isr.runtime.writer import ResponseWriter
 from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld, Store
 
 RETRY_AFTER_SECONDS = 5
-RenderFn = Callable[[], RenderStream]
+RenderFn = Callable[[FaceRequest], RenderStream]
 Remaining = Callable[[], "float | None"]
 
 
@@ -60,7 +60,7 @@ class IsrEngine:
         self.config = config
         self.store = store
         self.clock = clock
-        self.bodies = bodies or BodyCache()
+        self.bodies = bodies if bodies is not None else BodyCache()
         self.footer = footer
         self.keeper_poll = keeper_poll
         self.jitter = jitter
@@ -73,7 +73,8 @@ class IsrEngine:
         trace: RequestTrace,
         remaining: Remaining = lambda: None,
     ) -> None:
-        """Answer ``request`` on ``writer``; ``render`` starts the face (first chunk pulled)."""
+        """Answer ``request`` on ``writer``; ``render(request)`` starts the face (first chunk
+        pulled)."""
         _Cycle(
             self, request=request, writer=writer, render=render, trace=trace, remaining=remaining
         ).run()
@@ -140,12 +141,12 @@ class _Cycle:
             if self.serve(record, CacheState.HIT):
                 return None
             record = None  # pointer to a missing object: a miss
-        elif (
-            record is not None
-            and self.request.method == "HEAD"
-            and self.serve(record, CacheState.STALE)  # HEAD never renders over a copy
-        ):
-            return None
+        elif self.request.method == "HEAD":
+            # HEAD never renders into the cache: a face may answer HEAD with an empty body,
+            # which must not become the page GET requests are served.
+            if record is not None and self.serve(record, CacheState.STALE):
+                return None
+            return self.bypass("bypass", "head")
         return self.regenerate(record)
 
     # --- helpers --------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class _Cycle:
         entry = cache_status(fwd=fwd, detail=detail)
         try:
             with self.trace.timed("render"):
-                stream = self.render_fn()
+                stream = self.render_fn(self.request)
         except Exception:
             self.log.exception("render failed before its first byte")
             self.trace.count("RenderError")
@@ -292,7 +293,7 @@ class _Cycle:
         generated_at = self.clock.now()
         try:
             with self.trace.timed("render"):
-                stream = self.render_fn()
+                stream = self.render_fn(cache_view(self.request, self.cfg.keys))
         except Exception:
             self.log.exception("render failed before its first byte")
             self.trace.count("RenderError")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, urlencode
 
 from lambda_isr.errors import InvalidEventError, TenantRequiredError
@@ -93,7 +93,29 @@ def _tenant(request: FaceRequest, config: KeyConfig) -> str:
 
 
 def build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:
-    """The cache key of ``request``; raises :class:`TenantRequiredError` to fail closed."""
+    """The cache key of ``request``; raises :class:`TenantRequiredError` to fail closed and
+    :class:`InvalidEventError` (a 400) for text that cannot be encoded (lone surrogates)."""
+    try:
+        return _build_key(request, config)
+    except UnicodeEncodeError as exc:
+        raise InvalidEventError("request path, query or tenant is not valid Unicode") from exc
+
+
+def cache_view(request: FaceRequest, config: KeyConfig) -> FaceRequest:
+    """The request a cached render sees: only the query parameters that vary the key.
+
+    Anything else (``utm_*``, a reflected payload) never reaches a page that other users will
+    be served, as when a CDN forwards only its cache-key query strings. A custom key function
+    decides itself what varies, so its face sees the whole request.
+    """
+    if config.key is not None:
+        return request
+    query = {name: request.query[name] for name in config.vary_query if name in request.query}
+    pairs = [(name, value) for name, values in query.items() for value in values]
+    return replace(request, query=query, raw_query=urlencode(pairs, quote_via=quote))
+
+
+def _build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:
     tenant = _tenant(request, config)
     for name in _CREDENTIAL_HEADERS:
         if name in request.headers and name not in config.vary_headers:

@@ -147,11 +147,26 @@ class Responder:
         body = self._open(record, html)
         if body is None:
             return False
+        # A body of known size within the cacheable limit is read whole before the head goes
+        # out: a broken or short read is then a miss, never a truncated page under CDN-cacheable
+        # headers. Larger or unsized (foreign) bodies stream, and their head is not CDN-cacheable.
+        whole = record.size is not None and record.size <= self.config.max_body_bytes
         try:
-            first = next(body, b"")
+            first = b"".join(body) if whole else next(body, b"")
         except Exception:
             self.trace.log.warning("HTML store read failed", exc_info=True)
             return False
+        if whole and len(first) != record.size:
+            self.trace.log.warning(
+                "stored body of %s has %d bytes, its record says %s: treated as a miss",
+                record.html_key,
+                len(first),
+                record.size,
+            )
+            return False
+        if not whole:
+            headers["cache-control"] = policy.PRIVATE
+            headers.pop("cdn-cache-control", None)
         self._start(record.status, headers, state, status_entry)
         self.bodies.remember(record)
         try:

@@ -1,26 +1,63 @@
 """The thin socket loop: one keep-alive connection to the Runtime API, and the live writer.
 
 All rules and bytes come from :mod:`lambda_isr.runtime.protocol`; this module only moves them.
+It uses the ``_socket`` extension directly: ``socket.py`` adds nothing the loop needs (no
+``makefile``, no ``sendfile``) and costs milliseconds of cold start (``enum`` conversions,
+``selectors``). Reads go through one reused buffer (``recv_into``); small requests leave in one
+``sendall``, a large body and its framing in one ``sendmsg`` without joining them.
 """
 
 from __future__ import annotations
 
+import _socket
 import logging
-import socket
-from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import TypeVar
 
 from lambda_isr.errors import ResponseStateError, RuntimeApiError
 from lambda_isr.runtime import protocol
-from lambda_isr.runtime.protocol import ApiRequest, ApiResponse, ErrorPayload, Invocation
-from lambda_isr.runtime.writer import HeaderInput, normalise_head, to_bytes
+from lambda_isr.runtime.protocol import ApiResponse, Invocation, RuntimeApiConnection
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Sequence
+
+    from lambda_isr.runtime.protocol import ApiRequest, ErrorPayload
+    from lambda_isr.runtime.writer import HeaderInput
 
 log = logging.getLogger("lambda_isr.runtime")
 
-T = TypeVar("T")
+_SMALL = 64 * 1024  # pieces smaller than this together are joined into one send
+_READ = 64 * 1024  # the reused read buffer
 
-_SMALL = 64 * 1024  # pieces smaller than this are joined into one send
+
+class _ConnectionLostError(RuntimeApiError):
+    """The connection died before any byte of the answer arrived (a stale keep-alive)."""
+
+
+def _open(host: str, port: int) -> _socket.socket:
+    error: OSError | None = None
+    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.connect(address)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error or OSError(f"no address for {host}")
+
+
+def _to_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
+    """:func:`lambda_isr.runtime.writer.to_bytes`, without importing the writer module."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    raise TypeError(f"response body chunks must be str or bytes, got {type(data).__name__}")
 
 
 class RuntimeApiClient:
@@ -31,91 +68,145 @@ class RuntimeApiClient:
         if not host or not port.isdigit():
             raise RuntimeApiError(f"AWS_LAMBDA_RUNTIME_API must be host:port, got {address!r}")
         self.address = address
-        self._target = (host, int(port))
-        self._sock: socket.socket | None = None
-        self._conn: protocol.RuntimeApiConnection | None = None
+        self._host = host
+        self._port = int(port)
+        self._sock: _socket.socket | None = None
+        self._conn: RuntimeApiConnection | None = None
+        self._buffer = bytearray(_READ)
 
     # --- connection ------------------------------------------------------------------------
 
-    def _connect(self) -> tuple[socket.socket, protocol.RuntimeApiConnection]:
-        if self._sock is None or self._conn is None or not self._conn.reusable:
-            self.close()
-            try:
-                sock = socket.create_connection(self._target)
-            except OSError as exc:
-                raise RuntimeApiError(f"cannot connect to {self.address}: {exc}") from exc
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._sock, self._conn = sock, protocol.RuntimeApiConnection(self.address)
-        return self._sock, self._conn
+    def _ready(self) -> tuple[RuntimeApiConnection, bool]:
+        """A connection ready for a request, and whether it is a reused keep-alive one."""
+        conn = self._conn
+        if conn is not None and conn.reusable:
+            return conn, True
+        self.close()
+        try:
+            self._sock = _open(self._host, self._port)
+        except OSError as exc:
+            raise RuntimeApiError(f"cannot connect to {self.address}: {exc}") from exc
+        conn = self._conn = RuntimeApiConnection(self.address)
+        return conn, False
 
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
         self._sock = self._conn = None
 
-    def _send(self, pieces: Sequence[bytes]) -> None:
-        assert self._sock is not None
+    def _send(self, data: bytes, body: bytes = b"") -> None:
+        sock = self._sock
+        assert sock is not None
         try:
-            if sum(len(p) for p in pieces) < _SMALL:
-                self._sock.sendall(b"".join(pieces))
+            if not body:
+                sock.sendall(data)
+            elif len(body) < _SMALL:
+                sock.sendall(data + body)
             else:
-                for piece in pieces:
-                    self._sock.sendall(piece)
+                self._sendv(sock, [data, body])
+        except OSError as exc:
+            self.close()
+            raise _ConnectionLostError(f"lost the Runtime API connection: {exc}") from exc
+
+    def _send_pieces(self, pieces: Sequence[bytes]) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            if sum(map(len, pieces)) < _SMALL:
+                sock.sendall(b"".join(pieces))
+            else:
+                self._sendv(sock, pieces)
         except OSError as exc:
             self.close()
             raise RuntimeApiError(f"lost the Runtime API connection: {exc}") from exc
 
-    def _read_response(self) -> ApiResponse:
-        assert self._sock is not None
-        assert self._conn is not None
+    @staticmethod
+    def _sendv(sock: _socket.socket, pieces: Sequence[bytes]) -> None:
+        """One gathered write (no joining of large buffers); finishes a partial one."""
+        sent = sock.sendmsg(pieces)
+        for piece in pieces:
+            if sent >= len(piece):
+                sent -= len(piece)
+                continue
+            sock.sendall(memoryview(piece)[sent:])
+            sent = 0
+
+    def _read(self, conn: RuntimeApiConnection) -> ApiResponse:
+        sock = self._sock
+        assert sock is not None
+        buffer = self._buffer
+        got = False
         try:
             while True:
-                data = self._sock.recv(65536)
-                response = self._conn.receive(data)
+                size = sock.recv_into(buffer)
+                if size:
+                    got = True
+                    response = conn.receive(buffer[:size])
+                elif got:
+                    response = conn.receive(b"")
+                else:
+                    raise _ConnectionLostError("the Runtime API closed the connection")
                 if response is not None:
                     return response
-                if not data:  # pragma: no cover - receive() raises at EOF
-                    raise RuntimeApiError("the Runtime API closed the connection")
         except OSError as exc:
             self.close()
-            raise RuntimeApiError(f"lost the Runtime API connection: {exc}") from exc
+            error = _ConnectionLostError if not got else RuntimeApiError
+            raise error(f"lost the Runtime API connection: {exc}") from exc
         except RuntimeApiError:
             self.close()
             raise
 
+    def _exchange(
+        self, build: Callable[[RuntimeApiConnection], bytes], body: bytes = b""
+    ) -> ApiResponse:
+        """Send a request and read its answer; retried once when a reused keep-alive
+        connection turns out to be dead."""
+        conn, reused = self._ready()
+        try:
+            self._send(build(conn), body)
+            return self._read(conn)
+        except _ConnectionLostError:
+            if not reused:
+                raise
+        log.debug("stale Runtime API connection, reconnecting")
+        conn, _ = self._ready()
+        self._send(build(conn), body)
+        return self._read(conn)
+
     def request(self, request: ApiRequest) -> ApiResponse:
         """Send a whole request and read its answer; retried once on a stale keep-alive."""
-        for attempt in (1, 2):
-            reused = self._sock is not None and self._conn is not None and self._conn.reusable
-            _, conn = self._connect()
-            try:
-                self._send([conn.send_request(request)])
-                return self._read_response()
-            except RuntimeApiError:
-                if not reused or attempt == 2:
-                    raise
-                log.debug("stale Runtime API connection, reconnecting")
-        raise AssertionError("unreachable")  # pragma: no cover
+        if request.body is None:
+            raise ResponseStateError("request() sends whole requests, not streamed ones")
+        return self._exchange(lambda conn: conn.send_request(request))
 
     def post(self, request: ApiRequest) -> ApiResponse:
         """A POST whose non-2xx answer is logged, never raised (the loop goes on)."""
         response = self.request(request)
         if not response.ok:
-            log.error(
-                "Runtime API answered %s to %s: %s",
-                response.status,
-                request.target,
-                response.body[:500].decode("utf-8", "replace"),
-            )
+            self._log_failure(response, request.target)
         return response
+
+    @staticmethod
+    def _log_failure(response: ApiResponse, what: str) -> None:
+        log.error(
+            "Runtime API answered %s to %s: %s",
+            response.status,
+            what,
+            response.body[:500].decode("utf-8", "replace"),
+        )
 
     # --- the calls ----------------------------------------------------------------------------
 
     def next_invocation(self) -> Invocation:
-        return Invocation.from_response(self.request(protocol.next_invocation()))
+        return Invocation.from_response(self._exchange(RuntimeApiConnection.send_next))
 
     def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
-        self.post(protocol.invocation_response(request_id, body, content_type))
+        length = len(body)
+        response = self._exchange(
+            lambda conn: conn.send_response_head(request_id, content_type, length), body
+        )
+        if not 200 <= response.status < 300:
+            self._log_failure(response, f"{protocol.API}/runtime/invocation/{request_id}/response")
 
     def post_error(self, request_id: str, payload: ErrorPayload) -> None:
         self.post(protocol.invocation_error(request_id, payload))
@@ -137,28 +228,26 @@ class RuntimeApiClient:
     # --- streamed response (used by LiveWriter) ---------------------------------------------
 
     def stream_open(self, request_id: str, prelude: bytes) -> None:
-        _, conn = self._connect()
-        self._send(
-            [conn.send_request(protocol.streaming_response(request_id)), *conn.send_chunk(prelude)]
-        )
-        self._send(conn.send_chunk(protocol.DELIMITER))  # a separate write, as Node and Rust do
+        conn, _ = self._ready()
+        self._send_pieces([conn.send_stream_head(request_id), *conn.send_chunk(prelude)])
+        self._send_pieces(conn.send_chunk(protocol.DELIMITER))  # a separate write, as Node does
 
     def stream_chunk(self, data: bytes) -> None:
-        assert self._conn is not None
-        pieces = self._conn.send_chunk(data)
+        conn = self._conn
+        if conn is None:
+            raise RuntimeApiError("the Runtime API connection is closed")
+        pieces = conn.send_chunk(data)
         if pieces:
-            self._send(pieces)
+            self._send_pieces(pieces)
 
     def stream_close(self, trailers: protocol.Headers = ()) -> ApiResponse:
-        assert self._conn is not None
-        self._send([self._conn.end_body(trailers)])
-        response = self._read_response()
+        conn = self._conn
+        if conn is None:
+            raise RuntimeApiError("the Runtime API connection is closed")
+        self._send_pieces([conn.end_body(trailers)])
+        response = self._read(conn)
         if not response.ok:
-            log.error(
-                "Runtime API answered %s to the streamed response: %s",
-                response.status,
-                response.body[:500].decode("utf-8", "replace"),
-            )
+            self._log_failure(response, "the streamed response")
         return response
 
 
@@ -169,24 +258,32 @@ class WriterState(Enum):
     FAILED = "failed"
 
 
+_NEW = WriterState.NEW
+_WRITING = WriterState.STREAMING
+_ENDED = WriterState.ENDED
+_FAILED = WriterState.FAILED
+
+
 class LiveWriter:
     """A :class:`~lambda_isr.runtime.writer.ResponseWriter` bound to one invocation: every
     ``write`` leaves on the wire at once."""
 
+    __slots__ = ("_client", "_size", "request_id", "response", "state")
+
     def __init__(self, client: RuntimeApiClient, request_id: str) -> None:
         self._client = client
         self.request_id = request_id
-        self.state = WriterState.NEW
+        self.state = _NEW
         self._size = 0
         self.response: ApiResponse | None = None
 
     @property
     def started(self) -> bool:
-        return self.state is not WriterState.NEW
+        return self.state is not _NEW
 
     @property
     def finished(self) -> bool:
-        return self.state in (WriterState.ENDED, WriterState.FAILED)
+        return self.state is _ENDED or self.state is _FAILED
 
     @property
     def bytes_written(self) -> int:
@@ -195,45 +292,53 @@ class LiveWriter:
     def start(
         self, status: int = 200, headers: HeaderInput | None = None, cookies: Sequence[str] = ()
     ) -> None:
-        if self.state is not WriterState.NEW:
+        if self.state is not _NEW:
             raise ResponseStateError("response already started")
+        from lambda_isr.runtime.writer import normalise_head  # noqa: PLC0415 - streaming only
+
         prelude = protocol.encode_prelude(*normalise_head(status, headers, cookies))
-        self.state = WriterState.STREAMING
-        self._guarded(lambda: self._client.stream_open(self.request_id, prelude))
+        self.state = _WRITING
+        try:
+            self._client.stream_open(self.request_id, prelude)
+        except RuntimeApiError:
+            self.state = _FAILED
+            raise
 
     def write(self, data: bytes | str) -> None:
-        if self.finished:
+        state = self.state
+        if state is _ENDED or state is _FAILED:
             raise ResponseStateError("write after the response ended")
-        chunk = to_bytes(data)
-        if not self.started:
+        chunk = _to_bytes(data)
+        if state is _NEW:
             self.start()
         if chunk:
-            self._guarded(lambda: self._client.stream_chunk(chunk))
+            try:
+                self._client.stream_chunk(chunk)
+            except RuntimeApiError:
+                self.state = _FAILED
+                raise
             self._size += len(chunk)
 
     def end(self) -> None:
         if self.finished:
             raise ResponseStateError("response already ended")
-        if not self.started:
+        if self.state is _NEW:
             self.start()
-        self.state = WriterState.ENDED
-        self.response = self._guarded(self._client.stream_close)
+        self.state = _ENDED
+        try:
+            self.response = self._client.stream_close()
+        except RuntimeApiError:
+            self.state = _FAILED
+            raise
 
     def fail(self, error: BaseException) -> None:
         if self.finished:
             raise ResponseStateError("response already ended")
         payload = protocol.error_payload(error, self.request_id)
-        if not self.started:
-            self.state = WriterState.FAILED
+        if self.state is _NEW:
+            self.state = _FAILED
             self._client.post_error(self.request_id, payload)
             return
-        self.state = WriterState.FAILED
+        self.state = _FAILED
         trailers = protocol.error_trailers(payload)
-        self.response = self._guarded(lambda: self._client.stream_close(trailers))
-
-    def _guarded(self, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except RuntimeApiError:
-            self.state = WriterState.FAILED
-            raise
+        self.response = self._client.stream_close(trailers)

@@ -5,34 +5,43 @@
    other result posted as buffered JSON (plain handlers keep working unchanged).
 
 No sockets here: the response goes to a :class:`ResponseSink` (the Runtime API client).
+Plain handlers never import :mod:`lambda_isr.runtime.stream` (nor ``typing`` or
+``dataclasses`` through it): a result can only be a ``StreamingResponse`` once that module was
+imported by the handler, so the check looks it up in ``sys.modules``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import sys
 from enum import Enum
-from typing import Any, Protocol
 
 from lambda_isr.errors import InvocationFaultError, RuntimeApiError
 from lambda_isr.runtime import protocol
-from lambda_isr.runtime.protocol import ErrorPayload, Invocation
-from lambda_isr.runtime.stream import STREAM_ATTRIBUTE, StreamingResponse, emit
-from lambda_isr.runtime.writer import ResponseWriter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    from lambda_isr.runtime.protocol import ErrorPayload, Invocation
+    from lambda_isr.runtime.writer import ResponseWriter
+
+    class ResponseSink(Protocol):
+        def open_writer(self, request_id: str) -> ResponseWriter: ...
+
+        def post_response(self, request_id: str, body: bytes, content_type: str) -> None: ...
+
+        def post_error(self, request_id: str, payload: ErrorPayload) -> None: ...
+
 
 log = logging.getLogger("lambda_isr.runtime")
 
 UNMARSHAL_ERROR = "Runtime.UnmarshalError"
 MARSHAL_ERROR = "Runtime.MarshalError"
-
-
-class ResponseSink(Protocol):
-    def open_writer(self, request_id: str) -> ResponseWriter: ...
-
-    def post_response(self, request_id: str, body: bytes, content_type: str) -> None: ...
-
-    def post_error(self, request_id: str, payload: ErrorPayload) -> None: ...
+STREAM_ATTRIBUTE = "__lambda_isr_stream__"  # == lambda_isr.runtime.stream.STREAM_ATTRIBUTE
+_STREAM_MODULE = "lambda_isr.runtime.stream"
 
 
 class Outcome(Enum):
@@ -45,8 +54,8 @@ class Outcome(Enum):
 
 def decode_event(invocation: Invocation) -> Any:
     """The event as the stock runtime gives it: parsed JSON, raw bytes for other types."""
-    ctype = (invocation.content_type or "application/json").split(";")[0].strip()
-    if ctype != "application/json":
+    ctype = invocation.content_type
+    if ctype and ctype != "application/json" and ctype.split(";")[0].strip() != "application/json":
         return invocation.body
     try:
         return json.loads(invocation.body)
@@ -62,11 +71,15 @@ def _json_default(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# json.dumps() with keyword arguments builds a new JSONEncoder on every call: build it once.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+
+
 def marshal(result: object) -> tuple[bytes, str]:
     if isinstance(result, bytes):
         return result, "application/unknown"
     try:
-        text = json.dumps(result, ensure_ascii=False, default=_json_default)
+        text = _ENCODER.encode(result)
     except (TypeError, ValueError) as exc:
         raise InvocationFaultError(f"Unable to marshal response: {exc}", MARSHAL_ERROR) from exc
     return text.encode(), "application/json"
@@ -98,9 +111,10 @@ def handle(
     try:
         context = make_context(invocation)
         result = handler(decode_event(invocation), context)
-        if isinstance(result, StreamingResponse):
+        stream = sys.modules.get(_STREAM_MODULE)
+        if stream is not None and isinstance(result, stream.StreamingResponse):
             writer = sink.open_writer(rid)
-            return drive(lambda: emit(result, writer), writer)
+            return drive(lambda: stream.emit(result, writer), writer)
         body, content_type = marshal(result)
     except RuntimeApiError:
         raise

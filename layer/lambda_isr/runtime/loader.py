@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from lambda_isr.errors import HandlerLoadError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import Any
 
 MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
 IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
-import traceback
-from collections.abc import Mapping
-from typing import Any, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Mapping
+    from typing import Any, TextIO
 
 TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -40,6 +41,9 @@ class JsonFormatter(logging.Formatter):
         super().__init__(datefmt="%Y-%m-%dT%H:%M:%SZ")
 
     def format(self, record: logging.LogRecord) -> str:
+        import json  # noqa: PLC0415 - loaded already by the loop; not at import time
+        import traceback  # noqa: PLC0415
+
         exc = record.exc_info
         result: dict[str, Any] = {
             "timestamp": self.formatTime(record, self.datefmt),

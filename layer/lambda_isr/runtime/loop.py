@@ -1,7 +1,8 @@
 """The runtime loop: init (logging, handler import, SnapStart), then next -> handler -> response.
 
 ``python -m lambda_isr.runtime`` runs :func:`main`; the exec wrapper script starts it in place of
-the managed bootstrap.
+the managed bootstrap. Plain classes (no ``dataclasses``, no ``typing`` at run time) keep the
+cold start cheap; the handler loader is imported by :meth:`Runtime.init` only.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from lambda_isr.errors import HandlerLoadError, RuntimeApiError
 from lambda_isr.runtime import protocol
 from lambda_isr.runtime.client import RuntimeApiClient
-from lambda_isr.runtime.context import LambdaContext
+from lambda_isr.runtime.context import LambdaContext, function_settings
 from lambda_isr.runtime.invoke import Outcome, handle, log_error
-from lambda_isr.runtime.loader import load_handler
-from lambda_isr.runtime.logs import RequestIdFilter, setup_logging
-from lambda_isr.runtime.protocol import Invocation
+from lambda_isr.runtime.logs import setup_logging
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, MutableMapping
+    from typing import Any
+
+    from lambda_isr.runtime.logs import RequestIdFilter
+    from lambda_isr.runtime.protocol import Invocation
 
 log = logging.getLogger("lambda_isr.runtime")
 
@@ -31,14 +35,40 @@ EXIT_AFTER_RESTORE_ERROR = 65
 TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
-@dataclass(frozen=True)
 class RuntimeConfig:
     """What the loop reads from the environment, validated once."""
 
-    api_address: str
-    handler: str
-    task_root: str | None = None
-    snap_start: bool = False
+    __slots__ = ("api_address", "handler", "snap_start", "task_root")
+
+    def __init__(
+        self,
+        api_address: str,
+        handler: str,
+        task_root: str | None = None,
+        snap_start: bool = False,
+    ) -> None:
+        self.api_address = api_address
+        self.handler = handler
+        self.task_root = task_root
+        self.snap_start = snap_start
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuntimeConfig):
+            return NotImplemented
+        return (self.api_address, self.handler, self.task_root, self.snap_start) == (
+            other.api_address,
+            other.handler,
+            other.task_root,
+            other.snap_start,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"RuntimeConfig(api_address={self.api_address!r}, handler={self.handler!r}, "
+            f"task_root={self.task_root!r}, snap_start={self.snap_start!r})"
+        )
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str]) -> RuntimeConfig:
@@ -53,23 +83,33 @@ class RuntimeConfig:
         )
 
 
-@dataclass
 class Runtime:
     """One runtime process. ``environ`` and ``clock`` are injectable for tests."""
 
-    config: RuntimeConfig
-    environ: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
-    clock: Callable[[], float] = time.time
-    handler: Callable[..., Any] | None = None
-    client: RuntimeApiClient = field(init=False)
-    request_filter: RequestIdFilter | None = None
-
-    def __post_init__(self) -> None:
-        self.client = RuntimeApiClient(self.config.api_address)
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        environ: MutableMapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        handler: Callable[..., Any] | None = None,
+        request_filter: RequestIdFilter | None = None,
+    ) -> None:
+        self.config = config
+        self.environ: MutableMapping[str, str] = os.environ if environ is None else environ
+        self.clock = clock
+        self.handler = handler
+        self.request_filter = request_filter
+        self.client = RuntimeApiClient(config.api_address)
+        # Function name, version, memory, log group/stream: fixed for the sandbox's life, read
+        # from the environment on the first invocation (after any SnapStart restore).
+        self._settings: tuple[str | None, str | None, str | None, str | None, str | None] | None
+        self._settings = None
 
     def init(self) -> int:
         """Import the handler (posting init errors) and run SnapStart hooks; 0 when ready."""
         if self.handler is None:
+            from lambda_isr.runtime.loader import load_handler  # noqa: PLC0415 - init only
+
             try:
                 self.handler = load_handler(self.config.handler, self.config.task_root)
             except HandlerLoadError as exc:
@@ -119,21 +159,28 @@ class Runtime:
         return 0
 
     def make_context(self, invocation: Invocation) -> LambdaContext:
-        return LambdaContext.for_invocation(invocation, self.environ, self.clock)
+        settings = self._settings
+        if settings is None:
+            settings = self._settings = function_settings(self.environ)
+        return LambdaContext.build(invocation, settings, self.clock)
 
     def run_once(self) -> Outcome:
         """Wait for one event and answer it."""
-        assert self.handler is not None, "call init() first"
+        handler = self.handler
+        assert handler is not None, "call init() first"
         invocation = self.client.next_invocation()
-        if invocation.trace_id is not None:
-            self.environ[TRACE_ENV] = invocation.trace_id
-        else:
-            self.environ.pop(TRACE_ENV, None)
-        if self.request_filter is not None:
-            self.request_filter.request_id = invocation.request_id
-            self.request_filter.tenant_id = invocation.tenant_id
+        trace_id = invocation.trace_id
+        environ = self.environ
+        if trace_id is not None:
+            environ[TRACE_ENV] = trace_id
+        elif TRACE_ENV in environ:
+            del environ[TRACE_ENV]
+        request_filter = self.request_filter
+        if request_filter is not None:
+            request_filter.request_id = invocation.request_id
+            request_filter.tenant_id = invocation.tenant_id
         try:
-            return handle(invocation, self.handler, self.make_context, self.client)
+            return handle(invocation, handler, self.make_context, self.client)
         except RuntimeApiError as exc:
             log.error("invocation %s: %s", invocation.request_id, exc)
             self.client.close()
@@ -141,10 +188,12 @@ class Runtime:
 
     def serve(self, max_invocations: int | None = None) -> None:
         """The loop; forever unless ``max_invocations`` is given."""
-        done = 0
-        while max_invocations is None or done < max_invocations:
-            self.run_once()
-            done += 1
+        run_once = self.run_once
+        if max_invocations is None:
+            while True:
+                run_once()
+        for _ in range(max_invocations):
+            run_once()
 
 
 def main(environ: MutableMapping[str, str] | None = None) -> None:

@@ -86,6 +86,7 @@ def backoff_delays(attempts: int, *, base: float = 0.025, cap: float = 0.5) -> I
 
 
 _clients: dict[tuple[Any, ...], Any] = {}
+_sessions: dict[int, Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -118,8 +119,11 @@ def shared_client(
         if client is None:
             import boto3  # noqa: PLC0415 - boto3 only when an AWS store is really built
 
+            session = _sessions.get(os.getpid())
+            if session is None:  # one session per process: clients share its loaded data
+                session = _sessions[os.getpid()] = boto3.session.Session()
             try:
-                client = boto3.session.Session().client(
+                client = session.client(
                     service,
                     region_name=region,
                     config=botocore_config(timeout, max_attempts),

@@ -47,7 +47,7 @@ def etag_for(digest: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     prefix = prefix.strip("/")
-    if not prefix or not _PREFIX_RE.match(prefix) or ".." in prefix.split("/"):
+    if not prefix or not _PREFIX_RE.fullmatch(prefix) or ".." in prefix.split("/"):
         raise InvalidKeyError(
             f"invalid object key prefix {prefix!r}: use letters, digits and - _ . / (no '..')"
         )
@@ -67,6 +67,6 @@ def check_object_key(key: str) -> str:
     doubled slash, no backslash, NUL or control character.
     """
     parts = key.split("/")
-    if len(key) > 1024 or not _OBJECT_KEY_RE.match(key) or any(p in (".", "..") for p in parts):
+    if len(key) > 1024 or not _OBJECT_KEY_RE.fullmatch(key) or any(p in (".", "..") for p in parts):
         raise InvalidKeyError(f"not an HTML object key: {key[:200]!r}")
     return key

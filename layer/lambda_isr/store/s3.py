@@ -73,9 +73,8 @@ class S3HtmlStore:
             raise ConfigError(str(exc)) from exc
         _aws.botocore_config(timeout, max_attempts)  # validates both
         self._bucket = bucket
-        self._client = client or _aws.shared_client(
-            "s3", timeout=timeout, max_attempts=max_attempts
-        )
+        self._given_client = client
+        self._timeout, self._max_attempts = timeout, max_attempts
         self._refresh_after = refresh_after
         self._clock = clock
         self._known: OrderedDict[str, float] = OrderedDict()
@@ -161,6 +160,16 @@ class S3HtmlStore:
                 body.close()
 
         return HtmlStream(meta, chunks(), body.close)
+
+    @property
+    def _client(self) -> S3Client:
+        """The S3 client, created on first use: a hit served from the in-process body cache
+        never needs it, and loading S3's large service model costs ~100 ms of cold start."""
+        if self._given_client is None:
+            self._given_client = _aws.shared_client(
+                "s3", timeout=self._timeout, max_attempts=self._max_attempts
+            )
+        return self._given_client
 
     def _is_known(self, key: str) -> bool:
         """Written or checked by this process within the last hour (so still young)."""

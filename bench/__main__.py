@@ -1,0 +1,171 @@
+"""``make bench``: every benchmark once, each figure a ratio measured in the same run.
+
+    .venv/bin/python -m bench [--only ttfb,hit,contention,runtime,coldstart,cost]
+
+Prints, never asserts: a section that crashes prints its traceback, the others still run, and
+the exit status is then 1. Ends with a markdown summary table (README's Performance section).
+Needs DynamoDB Local (``make ddb-local``) and python3.13 (pyenv) for the cold-start section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from typing import TextIO
+
+from bench import (
+    bench_coldstart,
+    bench_contention,
+    bench_hit,
+    bench_runtime,
+    bench_ttfb,
+    cost_model,
+)
+from bench.common import machine_line
+
+SECTIONS = ("ttfb", "hit", "contention", "runtime", "coldstart", "cost")
+Results = dict[str, float]
+
+
+class Tee(io.TextIOBase):
+    """Writes through to ``out`` and keeps a copy (to read bench_runtime's ratios back)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.copy = io.StringIO()
+
+    def write(self, s: str) -> int:
+        self.copy.write(s)
+        return self.out.write(s)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def runtime_section() -> Results:
+    print("4. runtime loop (bench.bench_runtime --quick)")
+    tee = Tee(sys.stdout)
+    with redirect_stdout(tee):
+        bench_runtime.main(["--quick"])
+    out: Results = {}
+    text = tee.copy.getvalue()
+    # Tolerant of both "ratio ...: 1.23" and "ratio ...: wall 1.23 (...), CPU 0.98 (...)".
+    for key, label in (("runtime", ""), ("runtime_312", " in python3.12+ mode")):
+        line = re.search(rf"ratio ours/awslambdaric{re.escape(label)}: ([^\n]*)", text)
+        if line is None:
+            continue
+        wall = re.match(r"(?:wall )?([0-9.]+)", line.group(1))
+        cpu = re.search(r"CPU ([0-9.]+)", line.group(1))
+        if wall:
+            out[f"{key}_ratio"] = float(wall.group(1))
+        if cpu:
+            out[f"{key}_cpu_ratio"] = float(cpu.group(1))
+    return out
+
+
+def _f(results: Results, key: str, fmt: str = "{:.2f}") -> str:
+    value = results.get(key)
+    if value is None or math.isnan(value):
+        return "n/a"
+    return fmt.format(value)
+
+
+def summary(r: Results) -> list[str]:
+    renders = (
+        f"stale {_f(r, 'stale_renders_min', '{:.0f}')}-{_f(r, 'stale_renders_max', '{:.0f}')}, "
+        f"new {_f(r, 'new_renders_min', '{:.0f}')}-{_f(r, 'new_renders_max', '{:.0f}')}"
+    )
+    errors = f"{_f(r, 'stale_errors', '{:.0f}')} / {_f(r, 'new_errors', '{:.0f}')}"
+    return [
+        "| Figure (one run, medians) | Goal | Measured |",
+        "|---|---|---|",
+        f"| TTFB / render time on a miss (1 s render), streamed | < 0.05 "
+        f"| {_f(r, 'ttfb_ratio', '{:.4f}')} ({_f(r, 'ttfb_ms', '{:.1f}')} ms) |",
+        f"| same, rendered then sent (FaceTheory's way) | 1.0 | {_f(r, 'ttfb_ratio_buffered')} |",
+        f"| AWS calls per hit, warm body cache | 1 GetItem, 0 S3 "
+        f"| {_f(r, 'warm_ddb_calls', '{:.0f}')} GetItem, {_f(r, 'warm_s3_calls', '{:.0f}')} S3 |",
+        f"| hit latency / raw GetItem+GetObject, cold body cache | <= 1.1 "
+        f"| {_f(r, 'hit_cold_ratio', '{:.3f}')} |",
+        f"| hit latency / raw GetItem+GetObject, warm body cache | well below 1 "
+        f"| {_f(r, 'hit_warm_ratio', '{:.3f}')} |",
+        f"| renders per round, 64 processes at once (stale / new page) | 1 | {renders} |",
+        f"| errors, 64 processes (stale / new page) | 0 | {errors} |",
+        f"| waiters p50 / p99 as x render time, stale page | - "
+        f"| {_f(r, 'stale_p50')}x / {_f(r, 'stale_p99')}x |",
+        f"| waiters p50 / p99 as x render time, new page | - "
+        f"| {_f(r, 'new_p50')}x / {_f(r, 'new_p99')}x |",
+        f"| runtime loop per invocation / awslambdaric: wall (CPU) | - "
+        f"| {_f(r, 'runtime_ratio')} ({_f(r, 'runtime_cpu_ratio')}); 3.12+ mode "
+        f"{_f(r, 'runtime_312_ratio')} ({_f(r, 'runtime_312_cpu_ratio')}) |",
+        f"| cold start: import + init of the demo handler (store is lazy) / boto3 + DynamoDB"
+        f" client | <= 1.3 "
+        f"| {_f(r, 'cold_import_net')}x |",
+        f"| same + the store the first request creates (DynamoDB + S3 clients) | <= 1.3 "
+        f"| {_f(r, 'cold_init_net')}x (vs both clients {_f(r, 'cold_init_vs_both')}x) |",
+        f"| same + store, tracing on (Tracer created; aws-xray-sdk added) | <= 1.3 "
+        f"| {_f(r, 'cold_init_tracing_net')}x (vs both clients "
+        f"{_f(r, 'cold_init_tracing_vs_both')}x) |",
+        f"| origin invocations per 1M views, 10 / 100 / 1000 views/s (FaceTheory: 1M) | - "
+        f"| {_f(r, 'invocations_10', '{:,.0f}')} / {_f(r, 'invocations_100', '{:,.0f}')} / "
+        f"{_f(r, 'invocations_1000', '{:,.0f}')} |",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    args = parser.parse_args(argv)
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+    print(machine_line())
+    print(
+        "note: wall-clock figures on a shared machine (other jobs may be running on the same"
+        " cores); ratios are taken within one run to cancel most of that noise"
+    )
+    results: Results = {}
+    failed: list[str] = []
+
+    def cost() -> Results:
+        d = cost_model.Durations(
+            hit_ms=results.get("hit_warm_ms", cost_model.Durations.hit_ms),
+            raw_ms=results.get("raw_ms", cost_model.Durations.raw_ms),
+            render_ms=results.get("render_ms", cost_model.Durations.render_ms),
+        )
+        return cost_model.run(d)
+
+    sections: dict[str, Callable[[], Results]] = {
+        "ttfb": bench_ttfb.run,
+        "hit": bench_hit.run,
+        "contention": bench_contention.run,
+        "runtime": runtime_section,
+        "coldstart": bench_coldstart.run,
+        "cost": cost,
+    }
+    began = time.perf_counter()
+    for name in wanted:
+        started = time.perf_counter()
+        try:
+            results.update(sections[name]())
+        except Exception:
+            failed.append(name)
+            print(f"  section {name!r} crashed:")
+            traceback.print_exc(file=sys.stdout)
+        print(f"  ({name}: {time.perf_counter() - started:.1f} s)", flush=True)
+    print(machine_line())
+    print(f"total {time.perf_counter() - began:.1f} s")
+    print()
+    print("\n".join(summary(results)))
+    if failed:
+        print(f"crashed sections: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
