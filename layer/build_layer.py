@@ -147,13 +147,23 @@ def fmt(samples: list[float]) -> str:
     return f"median {statistics.median(samples):6.0f} ms (min {low:.0f}, max {high:.0f})"
 
 
-def measure(out: Path, version: str, handler_dir: Path | None, statement: str, runs: int) -> None:
+def measure(
+    out: Path, version: str, arch: str, handler_dir: Path | None, *, statement: str, runs: int
+) -> None:
+    """Cold start of ``statement`` from the layer alone (plus the handler folder and the
+    handler's own requirements, installed for the target like a function package)."""
     python = find_python(version)
     print(f"layer folder: {folder_size(out) / 1e6:.1f} MB unzipped")
-    extra = [handler_dir] if handler_dir else []
-    bare = time_import(python, [], "pass", runs)
-    with_pyc = time_import(python, [out / "python", *extra], statement, runs)
     with tempfile.TemporaryDirectory() as tmp:
+        extra = [handler_dir] if handler_dir else []
+        requirements = handler_dir / "requirements.txt" if handler_dir else None
+        if requirements is not None and requirements.is_file():
+            deps = Path(tmp) / "deps"
+            pip_install(deps, requirements, arch, version)
+            compile_pyc(deps, python)
+            extra.append(deps)
+        bare = time_import(python, [], "pass", runs)
+        with_pyc = time_import(python, [out / "python", *extra], statement, runs)
         no_pyc = Path(tmp) / "layer"
         shutil.copytree(out, no_pyc, ignore=shutil.ignore_patterns("__pycache__"))
         without_pyc = time_import(python, [no_pyc / "python", *extra], statement, runs)
@@ -183,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         zipped = write_zip(out, args.zip.resolve())
         print(f"layer zip: {zipped} {zipped.stat().st_size / 1e6:.1f} MB zipped")
     if args.measure:
-        measure(out, args.python, args.handler_dir, args.statement, args.runs)
+        measure(
+            out, args.python, args.arch, args.handler_dir, statement=args.statement, runs=args.runs
+        )
     return 0
 
 

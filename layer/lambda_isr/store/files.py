@@ -21,9 +21,8 @@ from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, HtmlStream, StoredOb
 from lambda_isr.store.keys import (
     cache_key_hash,
     check_object_key,
-    content_digest,
+    describe_object,
     etag_for,
-    html_object_key,
     validate_prefix,
 )
 
@@ -71,11 +70,10 @@ class FileHtmlStore:
         content_type: str = DEFAULT_CONTENT_TYPE,
         headers: Sequence[tuple[str, str]] = (),
     ) -> StoredObject:
-        digest = content_digest(body, status=status, content_type=content_type, headers=headers)
-        key = html_object_key(self._prefix, cache_key, digest)
-        meta = StoredObject(
-            key, etag_for(digest), len(body), status, content_type, tuple(headers), digest
+        meta = describe_object(
+            self._prefix, cache_key, body, status=status, content_type=content_type, headers=headers
         )
+        key, digest = meta.key, meta.content_hash
         path = self.path_for(key)
         if path.is_file():
             return meta  # content-addressed: the same bytes are already there

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from lambda_isr.errors import InvalidKeyError
+from lambda_isr.store.contract import StoredObject
 
 META_SK = "META"
 LOCK_SK = "LOCK"
@@ -70,3 +71,20 @@ def check_object_key(key: str) -> str:
     if len(key) > 1024 or not _OBJECT_KEY_RE.fullmatch(key) or any(p in (".", "..") for p in parts):
         raise InvalidKeyError(f"not an HTML object key: {key[:200]!r}")
     return key
+
+
+def describe_object(
+    prefix: str,
+    cache_key: str,
+    body: bytes,
+    *,
+    status: int,
+    content_type: str,
+    headers: Sequence[tuple[str, str]],
+) -> StoredObject:
+    """What every HTML store stores for ``body``: its content-addressed key, etag and metadata."""
+    digest = content_digest(body, status=status, content_type=content_type, headers=headers)
+    key = html_object_key(prefix, cache_key, digest)
+    return StoredObject(
+        key, etag_for(digest), len(body), status, content_type, tuple(headers), digest
+    )

@@ -20,7 +20,7 @@ from lambda_isr.store.contract import (
     lease_expiry,
     lease_now,
 )
-from lambda_isr.store.keys import check_object_key, content_digest, etag_for, html_object_key
+from lambda_isr.store.keys import check_object_key, describe_object
 
 
 def _uuid4() -> str:
@@ -114,11 +114,10 @@ class MemoryHtmlStore:
         content_type: str = DEFAULT_CONTENT_TYPE,
         headers: Sequence[tuple[str, str]] = (),
     ) -> StoredObject:
-        digest = content_digest(body, status=status, content_type=content_type, headers=headers)
-        key = html_object_key(self._prefix, cache_key, digest)
-        meta = StoredObject(
-            key, etag_for(digest), len(body), status, content_type, tuple(headers), digest
+        meta = describe_object(
+            self._prefix, cache_key, body, status=status, content_type=content_type, headers=headers
         )
+        key = meta.key
         with self._lock:
             if key not in self._objects:
                 self._objects[key] = (meta, bytes(body))

@@ -23,9 +23,8 @@ from lambda_isr.store import _aws
 from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, HtmlStream, StoredObject
 from lambda_isr.store.keys import (
     check_object_key,
-    content_digest,
+    describe_object,
     etag_for,
-    html_object_key,
     validate_prefix,
 )
 
@@ -90,11 +89,10 @@ class S3HtmlStore:
         content_type: str = DEFAULT_CONTENT_TYPE,
         headers: Sequence[tuple[str, str]] = (),
     ) -> StoredObject:
-        digest = content_digest(body, status=status, content_type=content_type, headers=headers)
-        key = html_object_key(self._prefix, cache_key, digest)
-        meta = StoredObject(
-            key, etag_for(digest), len(body), status, content_type, tuple(headers), digest
+        meta = describe_object(
+            self._prefix, cache_key, body, status=status, content_type=content_type, headers=headers
         )
+        key, digest = meta.key, meta.content_hash
         if self._is_known(key):
             return meta
         metadata = {MD_STATUS: str(status), MD_CONTENT_TYPE: content_type, MD_DIGEST: digest}
