@@ -135,7 +135,8 @@ def _serve(root: Path, handler: str, work: float, runs: int) -> list[Sample]:
                 del api.invocations[pending.request_id]
             return samples
         finally:
-            os.kill(process.pid, signal.SIGTERM)
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGTERM)
             process.wait(10)
 
 

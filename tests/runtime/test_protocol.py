@@ -9,7 +9,8 @@ import pytest
 
 from lambda_isr.errors import ResponseStateError, RuntimeApiError
 from lambda_isr.runtime import protocol
-from lambda_isr.runtime.protocol import ApiResponse, Invocation, Phase, RuntimeApiConnection
+from lambda_isr.runtime.connection import Phase, RuntimeApiConnection
+from lambda_isr.runtime.protocol import ApiResponse, Invocation
 
 HOST = "127.0.0.1:9001"
 

@@ -17,7 +17,8 @@ import pytest
 
 from lambda_isr.errors import RuntimeApiError
 from lambda_isr.runtime import invoke, protocol, stream
-from lambda_isr.runtime.protocol import ApiResponse, Invocation, Phase, RuntimeApiConnection
+from lambda_isr.runtime.connection import Phase, RuntimeApiConnection
+from lambda_isr.runtime.protocol import ApiResponse, Invocation
 
 HOST = "127.0.0.1:9001"
 RID = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"

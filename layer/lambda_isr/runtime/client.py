@@ -15,7 +15,8 @@ from enum import Enum
 
 from lambda_isr.errors import ResponseStateError, RuntimeApiError
 from lambda_isr.runtime import protocol
-from lambda_isr.runtime.protocol import ApiResponse, Invocation, RuntimeApiConnection
+from lambda_isr.runtime.connection import RuntimeApiConnection
+from lambda_isr.runtime.protocol import ApiResponse, Invocation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
