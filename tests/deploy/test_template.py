@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from lambda_isr.store.dynamodb import DEFAULT_RETENTION_SECONDS
+from lambda_isr.store.s3 import DEFAULT_REFRESH_AFTER
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -116,12 +119,17 @@ def test_iam_is_least_privilege(template: dict[str, Any]) -> None:
 
 
 def test_lifecycle_never_outruns_live_metadata(template: dict[str, Any]) -> None:
-    """HTML objects expire by age only under the prefix, and never sooner than twice the META
-    retention (7 days): the store refreshes reused objects, so a pointed-to object is never
-    older than half the expiry (see README)."""
+    """HTML objects expire by age only, under the prefix. A commit reuses an object without
+    refreshing it only while it is younger than ``refresh_after``, so the object outlives that
+    commit by at least ``expiry - refresh_after``, which must cover the META item's retention
+    plus a margin for DynamoDB's TTL lag (see README, "HTML object cleanup")."""
     rules = template["Resources"]["HtmlBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     expiring = [r for r in rules if "ExpirationInDays" in r]
     assert len(expiring) == 1
     assert expiring[0]["Prefix"] == {"!Sub": "${HtmlPrefix}/"}
+    assert expiring[0]["ExpirationInDays"] == {"!Ref": "HtmlRetentionDays"}
     days = template["Parameters"]["HtmlRetentionDays"]
-    assert days["MinValue"] >= 2 * 7
+    shortest_expiry = days["MinValue"] * 86_400
+    ttl_lag_margin = 3 * 86_400
+    assert shortest_expiry - DEFAULT_REFRESH_AFTER >= DEFAULT_RETENTION_SECONDS + ttl_lag_margin
+    assert days["Default"] >= days["MinValue"]

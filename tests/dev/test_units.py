@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from lambda_isr.dev.log import AccessRecord
+from lambda_isr.dev.log import AccessRecord, compact_worker_line
 from lambda_isr.dev.reload import changes, snapshot
 from lambda_isr.dev.responses import (
     body_allowed,
@@ -135,3 +135,20 @@ def test_access_line() -> None:
         "GET /p?x=1 200 cache=miss ttfb=12.3ms total=345.6ms bytes=42 worker=2"
     )
     assert "ttfb=- " in AccessRecord("GET", "/", 503, None, None, 1.0, 0, None).format()
+
+
+def test_worker_lines_are_compacted_for_the_dev_log() -> None:
+    summary = '{"level":"INFO","message":"lambda-isr request","cache_state":"hit"}'
+    emf = '{"_aws":{"Timestamp":1},"CacheHit":[1.0]}'
+    error = (
+        '{"level":"ERROR","message":"stream failed after the head was sent",'
+        '"exception":"Traceback (most recent call last):\\n  File x\\nRuntimeError: boom"}'
+    )
+    assert compact_worker_line(summary) is None
+    assert compact_worker_line(emf) is None
+    assert compact_worker_line(error) == (
+        "ERROR stream failed after the head was sent | RuntimeError: boom"
+    )
+    assert compact_worker_line("print from a handler") == "print from a handler"
+    assert compact_worker_line('{"not": "a log record"}') == '{"not": "a log record"}'
+    assert compact_worker_line("{broken json") == "{broken json"

@@ -3,6 +3,7 @@ workers' forwarded output, plus the per-request access line."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -50,3 +51,36 @@ class AccessRecord:
             f"ttfb={ttfb} total={self.total * 1000:.1f}ms bytes={self.body_bytes} "
             f"worker={worker}"
         )
+
+
+_SUMMARY_MESSAGE = "lambda-isr request"
+
+
+def compact_worker_line(line: str) -> str | None:
+    """A worker's output line as the dev log shows it.
+
+    Powertools JSON log lines become ``LEVEL message`` (plus the exception's last line), EMF
+    metric lines and lambda-isr's per-request summary (the access line says the same) are
+    dropped, anything else (prints, tracebacks, text logs) is kept as it is.
+    """
+    stripped = line.strip()
+    if not stripped.startswith("{"):
+        return line
+    try:
+        record = json.loads(stripped)
+    except ValueError:
+        return line
+    if not isinstance(record, dict):
+        return line
+    if "_aws" in record:
+        return None
+    message, level = record.get("message"), record.get("level")
+    if not isinstance(message, str) or not isinstance(level, str):
+        return line
+    if message == _SUMMARY_MESSAGE and level == "INFO":
+        return None
+    text = f"{level} {message}"
+    exception = record.get("exception")
+    if isinstance(exception, str) and exception.strip():
+        text += f" | {exception.strip().splitlines()[-1]}"
+    return text

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 import lambda_isr
-from lambda_isr.dev.log import DevLog
+from lambda_isr.dev.log import DevLog, compact_worker_line
 from lambda_isr.runtime.local_api import LocalRuntimeApi
 
 LAYER_DIR = Path(lambda_isr.__file__).resolve().parent.parent
@@ -178,4 +178,6 @@ class Worker:
         prefix = f"[worker {self.index}] "
         with stream:
             for raw in iter(stream.readline, b""):
-                self._log.line(prefix + raw.decode("utf-8", "replace").rstrip("\r\n"))
+                shown = compact_worker_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                if shown is not None:
+                    self._log.line(prefix + shown)

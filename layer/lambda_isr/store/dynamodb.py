@@ -56,6 +56,11 @@ def _n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
 
+DEFAULT_RETENTION_SECONDS = 7 * 86_400
+"""META ``ttl`` = generated time + this: DynamoDB deletes a page's metadata a week after its
+last generation (TTL is garbage collection with lag, never freshness)."""
+
+
 class DynamoDbMetaStore:
     """Records and leases in one DynamoDB table (``pk`` + ``sk`` string keys)."""
 
@@ -68,7 +73,7 @@ class DynamoDbMetaStore:
         token_source: Callable[[], str] = _uuid4,
         tenant: str | None = None,
         raw_keys: bool = False,
-        retention_seconds: int = 7 * 24 * 3600,
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
         lease_ttl_buffer: int = 3600,
         timeout: float = _aws.DEFAULT_TIMEOUT,
         max_attempts: int = _aws.DEFAULT_MAX_ATTEMPTS,
