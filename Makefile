@@ -46,10 +46,13 @@ sam-check: $(SAM_STAMP)
 	$(SAM_ENV) $(SAM) validate --lint --region us-east-1
 	$(SAM_ENV) $(SAM) build --region us-east-1 --build-dir .aws-sam/build
 
-# The layer folder + zip for python3.13 ($(ARCH)), with sizes and cold-start figures.
+# The layer folder + zip for python$(LAYER_PYTHON) ($(ARCH)), with sizes and cold-start figures.
+# .pyc are per Python version: build one layer per runtime (LAYER_PYTHON=3.12 for python3.12).
+LAYER_PYTHON ?= 3.13
 layer: $(STAMP)
-	$(BIN)/python layer/build_layer.py --out build/layer --zip build/lambda-isr-layer-$(ARCH).zip \
-		--arch $(ARCH) --measure --handler-dir handler --import "import app"
+	$(BIN)/python layer/build_layer.py --out build/layer --arch $(ARCH) --python $(LAYER_PYTHON) \
+		--zip build/lambda-isr-layer-py$(LAYER_PYTHON)-$(ARCH).zip \
+		--measure --handler-dir handler --import "import app"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lambda_isr.face import isr_face as isr_face
     from lambda_isr.http.request import FaceRequest as FaceRequest
     from lambda_isr.http.response import FaceResult as FaceResult
-    from lambda_isr.invalidate import invalidate as invalidate
+    from lambda_isr.purge import invalidate as invalidate
     from lambda_isr.isr.config import ContentionPolicy as ContentionPolicy
     from lambda_isr.isr.config import TrailingSlash as TrailingSlash
     from lambda_isr.runtime.stream import Head as Head
@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "ResponseWriter": "lambda_isr.runtime.writer",
     "BufferedWriter": "lambda_isr.runtime.writer",
     "LambdaIsrError": "lambda_isr.errors",
-    "invalidate": "lambda_isr.invalidate",
+    "invalidate": "lambda_isr.purge",
 }
 
 __all__ = [

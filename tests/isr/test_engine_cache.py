@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from lambda_isr.face import ContentionPolicy
-from lambda_isr.store.contract import Lease, LeaseHeld
+from lambda_isr.isr.bodycache import BodyCache
+from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld
 from tests.isr.helpers import FakeContext, HookClock, commit_other, key_for, make_env, stream
 from tests.support.events import load_event, make_event
 
@@ -29,9 +30,11 @@ def test_miss_streams_then_stores_after_end_and_next_is_hit() -> None:
     assert second.headers["x-isr-cache"] == "hit"
     assert second.headers["cache-status"] == "lambda-isr; hit; ttl=60"
     assert second.headers["cache-control"] == (
-        "public, max-age=0, s-maxage=60, stale-while-revalidate=60, stale-if-error=86400"
+        "public, max-age=0, s-maxage=60, stale-while-revalidate=60"
     )
-    assert second.headers["cdn-cache-control"].startswith("public, max-age=60,")
+    assert second.headers["cdn-cache-control"] == (
+        "public, max-age=60, stale-while-revalidate=60, stale-if-error=86400"
+    )
     assert second.headers["etag"].startswith('"')
     assert len(env.renders) == 1
     assert env.html.opens == 0  # the in-process body cache served it
@@ -212,3 +215,39 @@ def test_won_lease_rechecks_and_serves_what_was_just_committed() -> None:
     assert env.renders == []
     assert env.meta.calls["release"] == 1
     assert not isinstance(env.meta.inner.try_acquire_lease(key_for(), 15), LeaseHeld)
+
+
+def test_holder_releasing_without_a_commit_does_not_make_waiters_wait_it_out() -> None:
+    """An uncacheable answer, an early failure or a lost commit releases the lease without a
+    new generation: waiters retry the lease (every 0.5 s) instead of polling until the
+    holder's expiry or their own timeout, and the page they render is stored."""
+    clock = HookClock()
+    env = make_env(clock=clock, wait_timeout=10)
+    holder = _hold_lease(env)  # 30 s lease, released after the 2nd poll
+    clock.on_sleep = lambda n: env.meta.inner.release_lease(holder) if n == 2 else None
+    before = env.clock.now()
+    reply = stream(env, load_event("get"))
+    assert reply.headers["x-isr-cache"] == "miss"
+    assert len(env.renders) == 1
+    assert env.meta.inner.get(key_for()) is not None
+    assert env.clock.now() - before < 1.0
+    assert env.summaries()[-1]["events"]["LeaseTakeover"] == 1
+
+
+def test_foreign_record_without_size_streams_privately_and_is_not_copied_past_the_limit() -> None:
+    """A record written by another system (no ``size``) cannot be read whole first: it streams
+    with a non-CDN-cacheable head, and the in-process copy stops at the body cache's item
+    limit instead of holding the whole page."""
+    env = make_env(body_cache=BodyCache(max_bytes=64, max_item_bytes=16))
+    body = b"<p>" + b"x" * 200 + b"</p>"
+    obj = env.html.inner.put(key_for(), body)
+    lease = env.meta.inner.try_acquire_lease(key_for(), 15)
+    assert isinstance(lease, Lease)
+    foreign = CacheRecord(key_for(), obj.key, env.clock.now(), 60)  # canonical attributes only
+    env.meta.inner.commit_generation(lease, foreign)
+    reply = stream(env, load_event("get"))
+    assert reply.headers["x-isr-cache"] == "hit"
+    assert reply.body == body
+    assert reply.headers["cache-control"] == "private, no-cache"
+    assert "cdn-cache-control" not in reply.headers
+    assert len(env.face.engine.bodies) == 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+
+import pytest
 
 from lambda_isr.face import isr_face
 from lambda_isr.http.request import FaceRequest
@@ -249,3 +252,25 @@ def test_a_render_that_never_yields_a_thread_is_not_left_behind() -> None:
     env = make_env(lambda request: "<p>x</p>")
     stream(env, load_event("get"))
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("when", ["before-first-byte", "after-first-byte"])
+def test_a_cancelled_async_face_is_an_ordinary_render_failure(when: str) -> None:
+    """``asyncio.CancelledError`` is a BaseException: it must not escape the handler (it would
+    kill the runtime loop mid-stream); it is handled like any other failure."""
+
+    async def body() -> AsyncIterator[str]:
+        if when == "after-first-byte":
+            yield "<p>start</p>"
+        raise asyncio.CancelledError
+
+    env = make_env(lambda request: body())
+    reply = stream(env, load_event("get"))
+    if when == "before-first-byte":
+        assert reply.status == 500
+        assert reply.error is None
+    else:
+        assert reply.status == 200
+        assert reply.error is not None
+        assert reply.body.startswith(b"<p>start</p><template data-lambda-isr-error")
+    assert env.meta.inner.get(key_for()) is None

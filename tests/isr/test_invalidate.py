@@ -3,6 +3,10 @@ face uses, and the purge makes the next request regenerate (soft purge: stale co
 
 from __future__ import annotations
 
+from typing import Any
+
+import lambda_isr
+import lambda_isr.purge
 from lambda_isr import invalidate
 from lambda_isr.isr.keys import page_key
 from lambda_isr.store.contract import Store
@@ -31,7 +35,43 @@ def test_invalidate_makes_the_next_request_regenerate() -> None:
     record = env.meta.inner.get(key_for())
     assert record is not None
     assert not record.is_fresh(env.clock.now())
+    env.clock.advance(1)  # a render that starts after the purge may clear it
     again = env.face(make_event(), None)
     assert again["headers"]["x-isr-cache"] == "miss"
     assert len(env.renders) == 2
     assert env.face(make_event(), None)["headers"]["x-isr-cache"] == "hit"
+
+
+def test_a_purge_during_a_render_is_not_undone_by_that_render() -> None:
+    """The render started before the purge read the old content: its commit is fenced off, the
+    page stays purged, and the next request regenerates it (review finding: a purge lost to an
+    in-flight regeneration served old content as fresh for a whole period)."""
+    purge_now: list[bool] = []
+    holder: dict[str, Store] = {}
+
+    def face(request: Any) -> Any:
+        yield "<p>v1</p>"
+        if purge_now:
+            purge_now.clear()
+            env.clock.advance(1)
+            invalidate(["/blog/hello-world"], host=HOST, store=holder["store"])
+
+    env = make_env(face)
+    holder["store"] = Store(env.meta.inner, env.html.inner)
+    env.face(make_event(), None)
+    env.clock.advance(61)
+    purge_now.append(True)
+    during = env.face(make_event(), None)
+    assert during["headers"]["x-isr-cache"] == "miss"
+    record = env.meta.inner.get(key_for())
+    assert record is not None
+    assert not record.is_fresh(env.clock.now())  # still purged
+    env.clock.advance(1)
+    after = env.face(make_event(), None)
+    assert after["headers"]["x-isr-cache"] == "miss"
+    assert len(env.renders) == 3
+
+
+def test_the_public_invalidate_is_the_function_whatever_was_imported_first() -> None:
+    assert callable(lambda_isr.invalidate)
+    assert lambda_isr.invalidate is lambda_isr.purge.invalidate

@@ -127,6 +127,17 @@ def test_body_cache_is_bounded_lru() -> None:
     assert cache.last("k3") is not None
 
 
+def test_body_cache_is_keyed_by_the_pointer_not_by_extra_attributes() -> None:
+    """A writer that moves ``s3_key`` but leaves lambda-isr's ``content_hash`` behind must not
+    get the previous body served under the new pointer."""
+    cache = BodyCache()
+    old = CacheRecord("k", "isr/old.html", 0.0, 60, content_hash="same")
+    moved = CacheRecord("k", "isr/new.html", 1.0, 60, content_hash="same")
+    cache.put(old, b"old body")
+    assert cache.get(old) == b"old body"
+    assert cache.get(moved) is None
+
+
 def test_render_pulls_only_the_first_chunk_unless_buffered() -> None:
     pulled: list[int] = []
 

@@ -7,6 +7,7 @@ case runs cold (nothing stored) and over a stale good copy (A's answer must not 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +26,15 @@ PUBLIC = "<p>public page</p>"
 SECRET = "A-ONLY"
 
 
+_CALLER = threading.local()
+
+
 def _is_a(request: FaceRequest) -> bool:
-    return request.headers.get("x-attacker") == "1"
+    """Whether user A is the one being rendered for. A cached render sees only what its key is
+    made of (``cache_view``), so A's unkeyed ``x-attacker`` header is invisible to the face:
+    the test tells the face who is asking out of band, standing for anything a face knows
+    about its caller (server-side session state, a database lookup, ...)."""
+    return bool(getattr(_CALLER, "is_a", False))
 
 
 def _env(poison: Callable[[FaceRequest], Any], **options: Any) -> Any:
@@ -40,7 +48,11 @@ def _env(poison: Callable[[FaceRequest], Any], **options: Any) -> Any:
 
 
 def _call(env: Any, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = env.face(event, FakeContext())
+    _CALLER.is_a = event.get("headers", {}).get("x-attacker") == "1"
+    try:
+        result: dict[str, Any] = env.face(event, FakeContext())
+    finally:
+        _CALLER.is_a = False
     return result
 
 
@@ -297,3 +309,57 @@ def test_non_get_requests_are_never_stored_or_served_to_others(method: str, stal
     assert a["headers"]["x-isr-cache"] == "bypass"
     assert env.meta.calls == calls  # the store was not even read
     _assert_b_is_clean(_call(env, make_event()))
+
+
+@pytest.mark.parametrize(
+    ("a_path", "a_query"),
+    [
+        ("/blog/he%6Clo-world", ""),
+        ("/blog//hello-world", ""),
+        ("/blog/x/../hello-world", ""),
+        ("/blog/hello-world/", ""),
+        ("/blog/hello-world", "page=2&page=1"),
+    ],
+    ids=["percent-encoded", "double-slash", "dot-segments", "trailing-slash", "value-order"],
+)
+def test_another_spelling_of_the_page_renders_what_the_canonical_request_would(
+    a_path: str, a_query: str
+) -> None:
+    """Requests that share a key must get the same render: the face sees the normalised path
+    and sorted allowlisted values, so a variant spelling cannot store a different page (e.g. a
+    router's 404) under the canonical page's key."""
+
+    def face(request: FaceRequest) -> Any:
+        status = 200 if request.path == "/blog/hello-world" else 404
+        return FaceResult(status=status, body=f"{request.path}|{request.first('page')}")
+
+    env = make_env(face, vary_query=["page"])
+    a = _call(env, make_event(a_path, query=a_query or "page=1&page=2"))
+    b = _call(env, make_event("/blog/hello-world", query="page=1&page=2"))
+    assert (b["statusCode"], b["body"]) == (200, "/blog/hello-world|1")
+    assert a["body"] == b["body"]
+    assert b["headers"]["x-isr-cache"] == "hit"
+
+
+@STALE
+def test_unkeyed_cookies_headers_and_client_ip_never_reach_a_cached_render(stale: bool) -> None:
+    """With ``vary_cookies=[]`` cookies are ignored by the key, so the cached render must not
+    see them either; nor unkeyed headers (``x-forwarded-host``, ``accept-language``) nor the
+    client's IP."""
+
+    def face(request: FaceRequest) -> Any:
+        seen = [
+            request.cookies.get("name", ""),
+            request.headers.get("x-forwarded-host", ""),
+            request.headers.get("accept-language", ""),
+            request.source_ip,
+        ]
+        return PUBLIC if not any(seen) else f"{PUBLIC}{'|'.join(seen)}{SECRET}"
+
+    env = make_env(face, vary_cookies=[])
+    a_event = make_event(
+        headers={"x-forwarded-host": "evil.example", "accept-language": "xx"},
+        cookies=[f"name={SECRET}"],
+    )
+    _assert_b_is_clean(_scenario(env, a_event, make_event(), stale))
+    assert _call(env, a_event)["body"] == PUBLIC

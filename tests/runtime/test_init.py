@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,19 @@ def test_snapstart_runs_hooks_around_restore_next(api: FakeRuntimeApi, hooks: li
     runtime.client.close()
     assert hooks == ["before-2", "before-1", "after:1", "after-2"]  # reverse, then in order
     assert [r.target for r in api.requests] == ["/2018-06-01/runtime/restore/next"]
+
+
+def test_restore_reseeds_random_so_restored_sandboxes_do_not_share_jitter(
+    api: FakeRuntimeApi, hooks: list[str]
+) -> None:
+    random.seed(1234)
+    snapshot_state = random.getstate()
+    snapshot_restore_py.register_after_restore(lambda: hooks.append(str(random.random())))
+    runtime = snap_runtime(api)
+    assert runtime.init() == 0
+    runtime.client.close()
+    random.setstate(snapshot_state)
+    assert hooks != [str(random.random())]  # a restored copy would draw this same number
 
 
 def test_failing_before_snapshot_hook(api: FakeRuntimeApi, hooks: list[str]) -> None:

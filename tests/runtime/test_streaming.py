@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -106,6 +107,28 @@ def test_exception_mid_stream_sends_decodable_trailers(api: FakeRuntimeApi) -> N
     assert end.error["errorType"] == "KeyError"
     assert end.error["errorMessage"] == "'missing'"
     assert any("raise KeyError" in line for line in end.error["stackTrace"])
+
+
+def test_cancelled_async_handler_mid_stream_ends_with_trailers_and_the_loop_goes_on(
+    api: FakeRuntimeApi,
+) -> None:
+    """``asyncio.CancelledError`` is a BaseException: it must end the stream with trailers like
+    any failure, and the loop must serve the next invocation (no process death)."""
+
+    @streaming
+    async def handler(event: Any, context: Any) -> AsyncIterator[str]:
+        yield "<html>partial"
+        if event.get("cancel"):
+            raise asyncio.CancelledError
+        yield "</html>"
+
+    first, second = run_in_process(api, handler, [{"cancel": True}, {}])
+    assert first.body == b"<html>partial"
+    assert isinstance(first.final, StreamEnd)
+    assert first.final.error_type == "CancelledError"
+    assert second.body == b"<html>partial</html>"
+    assert isinstance(second.final, StreamEnd)
+    assert second.final.error_type is None
 
 
 def test_exception_before_head_posts_error(api: FakeRuntimeApi) -> None:

@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,6 +95,33 @@ def test_shared_clients_are_created_once(moto_aws: None) -> None:
     assert a.html._client is b.html._client
 
 
+def test_store_timeout_from_env_and_arguments(moto_aws: None, tmp_path: Path) -> None:
+    """LAMBDA_ISR_STORE_TIMEOUT (or ``timeout=``) bounds every store call; default 2 s."""
+    aws = {"FACETHEORY_CACHE_TABLE_NAME": "tbl", "FACETHEORY_ISR_BUCKET": "bkt"}
+    store = store_from_env({**aws, "LAMBDA_ISR_STORE_TIMEOUT": "0.5"}, max_attempts=1)
+    assert isinstance(store.meta, DynamoDbMetaStore)
+    cfg: Any = store.meta._client.meta.config  # botocore Config: untyped attributes
+    assert (cfg.connect_timeout, cfg.read_timeout) == (0.25, 0.5)
+    assert cfg.retries == {"total_max_attempts": 1, "mode": "standard"}
+    assert isinstance(store.html, S3HtmlStore)
+    assert (store.html._timeout, store.html._max_attempts) == (0.5, 1)
+    default = store_from_env(aws)
+    assert isinstance(default.meta, DynamoDbMetaStore)
+    cfg = default.meta._client.meta.config
+    assert (cfg.connect_timeout, cfg.read_timeout) == (1.0, 2.0)
+    assert cfg.retries == {"total_max_attempts": 2, "mode": "standard"}
+    explicit = store_from_env({**aws, "LAMBDA_ISR_STORE_TIMEOUT": "9"}, timeout=1.0)
+    assert isinstance(explicit.meta, DynamoDbMetaStore)
+    cfg = explicit.meta._client.meta.config
+    assert cfg.read_timeout == 1.0
+    sqlite = store_from_env({"LAMBDA_ISR_STORE_TIMEOUT": "0.75"}, directory=tmp_path)
+    assert isinstance(sqlite.meta, SqliteMetaStore)
+    assert sqlite.meta._busy_timeout == 0.75
+    embedded = store_from_env({}, directory=tmp_path)
+    assert isinstance(embedded.meta, SqliteMetaStore)
+    assert embedded.meta._busy_timeout == 2.0
+
+
 @pytest.mark.parametrize(
     ("env", "kwargs", "message"),
     [
@@ -105,6 +133,11 @@ def test_shared_clients_are_created_once(moto_aws: None) -> None:
         ({}, {"retention_seconds": 0}, "retention_seconds"),
         ({}, {"lease_ttl_buffer": -1}, "lease_ttl_buffer"),
         ({}, {"timeout": 0}, "timeout"),
+        ({}, {"timeout": float("nan")}, "timeout"),
+        ({"LAMBDA_ISR_STORE_TIMEOUT": "soon"}, {}, "LAMBDA_ISR_STORE_TIMEOUT"),
+        ({"LAMBDA_ISR_STORE_TIMEOUT": "-1"}, {}, "timeout"),
+        ({"LAMBDA_ISR_STORE_TIMEOUT": "inf"}, {}, "timeout"),
+        ({}, {"max_attempts": 0}, "max_attempts"),
         ({}, {"table": "t!", "bucket": "bucket"}, "table name"),
         ({}, {"table": "tbl", "bucket": "Bad_Bucket"}, "bucket name"),
     ],

@@ -283,3 +283,36 @@ def test_bad_config() -> None:
         DynamoDbMetaStore("tbl", client=object(), lease_ttl_buffer=-1)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="timeout"):
         DynamoDbMetaStore("tbl", client=object(), timeout=0)  # type: ignore[arg-type]
+
+
+def test_purge_fence_counts_only_an_effective_purge(table: DdbTable) -> None:
+    """As in decode_meta: invalidated_at fences commits only while revalidate_seconds is 0."""
+    clock = FakeClock(1000.0)
+    store = make(table, clock=clock)
+    lease = store.try_acquire_lease(KEY, 30)
+    assert isinstance(lease, Lease)
+    store.commit_generation(lease, CacheRecord(KEY, TS_S3_KEY, 1000.0, 60))
+    clock.set(1010.25)
+    assert store.invalidate(KEY)
+    item = raw(table, "META")
+    assert item is not None
+    assert item["invalidated_at"] == {"N": "1010.25"}
+    lease = store.try_acquire_lease(KEY, 30)
+    assert isinstance(lease, Lease)
+    with pytest.raises(StaleGenerationError):
+        store.commit_generation(lease, CacheRecord(KEY, TS_S3_KEY, 1005.0, 60))
+    # A canonical writer restores the policy: the leftover attribute is no purge any more.
+    table.client.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": PK}, "sk": {"S": "META"}},
+        UpdateExpression="SET revalidate_seconds = :r",
+        ExpressionAttributeValues={":r": {"N": "60"}},
+    )
+    restored = store.get(KEY)
+    assert restored is not None
+    assert restored.invalidated_at is None
+    store.commit_generation(lease, CacheRecord(KEY, TS_S3_KEY, 1005.0, 60))
+    item = raw(table, "META")
+    assert item is not None
+    assert "invalidated_at" not in item
+    assert item["generated_at"] == {"N": "1005"}

@@ -14,7 +14,8 @@ from botocore.config import Config
 from botocore.stub import Stubber
 
 from lambda_isr.clock import FakeClock
-from lambda_isr.errors import LeaseNotOwnedError, StoreUnavailableError
+from lambda_isr.errors import ConfigError, LeaseNotOwnedError, StoreUnavailableError
+from lambda_isr.store import _aws, config
 from lambda_isr.store.contract import CacheRecord, Lease
 from lambda_isr.store.dynamodb import DynamoDbMetaStore
 from tests.support.ddb_local import REGION, free_port
@@ -165,3 +166,117 @@ def test_read_timeout_is_unavailable_within_the_deadline(silent_server: str) -> 
     with pytest.raises(StoreUnavailableError, match="ReadTimeout"):
         s.try_acquire_lease(KEY, 30)
     assert time.monotonic() - started < 3
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1, reads nothing, never answers."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.server.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.accepted.append(self.server.accept()[0])
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+        self.server.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_defaults_bound_a_call_to_an_endpoint_that_never_answers(
+    silent: SilentServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the store's own default client (endpoint from the environment), get() gives up in
+    about 2 x 2 s (connect 1 s, read 2 s, 2 attempts), not the old ~20 s; Lambda allows 30 s
+    and a miss makes three store calls before its first byte."""
+    assert (_aws.DEFAULT_TIMEOUT, _aws.DEFAULT_MAX_ATTEMPTS) == (2.0, 2)
+    assert (config.DEFAULT_TIMEOUT, config.DEFAULT_MAX_ATTEMPTS) == (2.0, 2)
+    monkeypatch.setattr(_aws, "_clients", {})  # a client built now, with this environment
+    monkeypatch.setattr(_aws, "_sessions", {})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", silent.url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    s = DynamoDbMetaStore("tbl", clock=FakeClock(1000.0))
+    cfg: Any = s._client.meta.config  # botocore Config: untyped attributes
+    assert (cfg.connect_timeout, cfg.read_timeout) == (1.0, 2.0)
+    assert cfg.retries == {"total_max_attempts": 2, "mode": "standard"}
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="ReadTimeout"):
+        s.get(KEY)
+    elapsed = time.monotonic() - started
+    # 2 attempts x 2 s read + at most 1 s of botocore backoff; 2 x (connect + read) x attempts
+    # + slack would be 13 s. The old defaults (5 s, 3 attempts) took 15-17 s here.
+    assert 2 * 2.0 <= elapsed < 2 * (2.0 + 1.0) + 1.0 + 1.0, elapsed
+    assert elapsed < _aws.call_bound(2.0, 2) + 1.0
+    assert len(silent.accepted) == 2  # exactly the configured attempts
+
+
+@pytest.mark.parametrize("operation", ["get", "acquire", "commit"])
+def test_configured_timeout_bounds_every_call(silent: SilentServer, operation: str) -> None:
+    """An injected client built from the same settings (timeout=0.3 s, 2 attempts)."""
+    c = boto3.session.Session().client(
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=silent.url,
+        config=_aws.botocore_config(0.3, 2),
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s = DynamoDbMetaStore("tbl", client=c, clock=FakeClock(1000.0), timeout=0.3, max_attempts=2)
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: s.get(KEY),
+        "acquire": lambda: s.try_acquire_lease(KEY, 30),
+        "commit": lambda: s.commit_generation(LEASE, RECORD),
+    }
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="ReadTimeout"):
+        calls[operation]()
+    elapsed = time.monotonic() - started
+    assert elapsed < _aws.call_bound(0.3, 2) + 1.0, elapsed
+    assert len(silent.accepted) == 2  # a timeout is not retried again by our commit loop
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": 1.5}, "max_attempts"),
+    ],
+)
+def test_bad_timeouts_are_config_errors(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DynamoDbMetaStore("tbl", client=client(), **kwargs)
+
+
+def test_commit_retries_stop_when_the_budget_is_spent() -> None:
+    ticks = iter(range(0, 1000, 3))  # every look at the clock is 3 s later
+    attempts = list(
+        _aws.retrying(5, lambda _: None, budget=5.0, monotonic=lambda: float(next(ticks)))
+    )
+    assert attempts == [0, 1]  # at 3 s a try still starts; at 6 s the 5 s budget is spent
+    assert list(_aws.retrying(3, lambda _: None, budget=60.0)) == [0, 1, 2]
+    assert list(_aws.retrying(3, lambda _: None)) == [0, 1, 2]

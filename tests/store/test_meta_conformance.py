@@ -200,15 +200,94 @@ def test_soft_purge(meta_harness: MetaHarness) -> None:
     assert not purged.is_fresh(1010.0)
     assert purged.html_key == record().html_key  # still servable as stale
     clock.set(1020.0)
-    assert store.invalidate(KEY) is True  # idempotent: the first purge time stays
+    assert store.invalidate(KEY) is True  # idempotent; the latest purge time is kept
     again = store.get(KEY)
     assert again is not None
-    assert again.invalidated_at == 1010.0
-    store.commit_generation(acquire(store), record(generated_at=1020.0, revalidate=60))
+    assert again.invalidated_at == 1020.0
+    clock.set(1015.0)  # a purge with an earlier clock (skew) never moves it back
+    assert store.invalidate(KEY) is True
+    skewed = store.get(KEY)
+    assert skewed is not None
+    assert skewed.invalidated_at == 1020.0
+    clock.set(1021.0)
+    store.commit_generation(acquire(store), record(generated_at=1021.0, revalidate=60))
     fresh = store.get(KEY)
     assert fresh is not None
     assert fresh.invalidated_at is None
     assert fresh.is_fresh(1030.0)
+
+
+def test_purge_during_a_render_is_not_undone(meta_harness: MetaHarness) -> None:
+    """A render that started at or before a purge read pre-purge data: its commit is stale."""
+    clock = meta_harness.clock
+    store = meta_harness.make()
+    store.commit_generation(acquire(store), record(generated_at=1000.0, revalidate=60))
+    clock.set(1005.0)
+    lease = acquire(store)
+    started = clock.now()  # generated_at = when the render started
+    clock.set(1006.0)
+    assert store.invalidate(KEY) is True
+    with pytest.raises(StaleGenerationError):
+        store.commit_generation(lease, record(generated_at=started, revalidate=60))
+    purged = store.get(KEY)
+    assert purged is not None
+    assert purged.generated_at == 1000.0  # the old generation, still servable as stale
+    assert purged.html_key == record().html_key
+    assert purged.invalidated_at == 1006.0
+    assert not purged.is_fresh(1006.0)
+    store.release_lease(lease)  # what the engine does with a lost commit
+
+    # Started exactly at the purge: it may have read pre-purge data too.
+    lease = acquire(store)
+    with pytest.raises(StaleGenerationError):
+        store.commit_generation(lease, record(generated_at=1006.0, revalidate=60))
+    still = store.get(KEY)
+    assert still is not None
+    assert still.invalidated_at == 1006.0
+    store.release_lease(lease)
+
+    # Started after the purge: commits and clears it.
+    clock.set(1008.0)
+    store.commit_generation(acquire(store), record(generated_at=1007.0, revalidate=60))
+    fresh = store.get(KEY)
+    assert fresh is not None
+    assert fresh.generated_at == 1007.0
+    assert fresh.invalidated_at is None
+    assert fresh.is_fresh(1008.0)
+
+
+def test_purge_fence_is_exact_below_a_millisecond(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    store = meta_harness.make()
+    store.commit_generation(acquire(store), record(generated_at=1000.0))
+    clock.set(1006.2503)
+    assert store.invalidate(KEY) is True
+    lease = acquire(store)
+    with pytest.raises(StaleGenerationError):  # started 0.1 ms before the purge
+        store.commit_generation(lease, record(generated_at=1006.2502))
+    store.commit_generation(lease, record(generated_at=1006.2504))  # 0.1 ms after it
+    fresh = store.get(KEY)
+    assert fresh is not None
+    assert fresh.invalidated_at is None
+
+
+def test_a_second_purge_during_a_render_is_not_undone(meta_harness: MetaHarness) -> None:
+    """A render started after one purge but before the next must not clear the next."""
+    clock = meta_harness.clock
+    store = meta_harness.make()
+    store.commit_generation(acquire(store), record(generated_at=1000.0))
+    clock.set(1006.0)
+    assert store.invalidate(KEY) is True
+    clock.set(1010.0)
+    lease = acquire(store)
+    clock.set(1012.0)
+    assert store.invalidate(KEY) is True
+    with pytest.raises(StaleGenerationError):
+        store.commit_generation(lease, record(generated_at=1010.0))
+    purged = store.get(KEY)
+    assert purged is not None
+    assert purged.invalidated_at == 1012.0
+    assert purged.generated_at == 1000.0
 
 
 def test_keys_are_independent(meta_harness: MetaHarness) -> None:

@@ -6,8 +6,10 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,85 @@ def test_bad_config(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(ConfigError, match="directory"):
         SqliteMetaStore(tmp_path / "file" / "m.sqlite3")
+
+
+def _open(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1").close()
+    except sqlite3.ProgrammingError:  # "Cannot operate on a closed database."
+        return False
+    return True
+
+
+def test_connections_of_finished_threads_are_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every thread (a lease keeper, a pool worker) opens its own connection; once the thread
+    has ended its connection is closed, so 50 short-lived threads leave almost none open."""
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = real_connect(*args, **kwargs)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr("lambda_isr.store.sqlite.sqlite3.connect", connect)
+    store = SqliteMetaStore(tmp_path / "m.sqlite3", clock=FakeClock())
+    for _ in range(50):
+        thread = threading.Thread(target=store.get, args=("k",))
+        thread.start()
+        thread.join()
+    assert len(opened) == 51  # the constructing thread + one per thread
+    live = sum(1 for conn in opened if _open(conn))
+    assert live <= 2, live  # this thread's, and the last thread's until the next one opens
+    assert store.open_connections == live
+    # Threads still running keep theirs.
+    barrier = threading.Barrier(11)
+
+    def hold() -> None:
+        store.get("k")
+        barrier.wait(10)
+        barrier.wait(10)
+
+    holders = [threading.Thread(target=hold) for _ in range(10)]
+    for thread in holders:
+        thread.start()
+    barrier.wait(10)
+    assert store.open_connections >= 10
+    assert all(_open(conn) for conn in opened[-10:])
+    barrier.wait(10)
+    for thread in holders:
+        thread.join()
+    last = threading.Thread(target=store.try_acquire_lease, args=("k", 30))
+    last.start()
+    last.join()
+    assert store.open_connections <= 2
+    assert sum(1 for conn in opened if _open(conn)) <= 2
+    store.close()
+    assert store.open_connections == 0
+    assert not any(_open(conn) for conn in opened)
+
+
+def test_default_busy_timeout_is_bounded(tmp_path: Path) -> None:
+    """A database locked by someone else fails a write within about 2 s, not 5."""
+    db = tmp_path / "m.sqlite3"
+    store = SqliteMetaStore(db, clock=FakeClock())
+    store.get("k")  # the connection exists: only the write waits for the lock
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            store.try_acquire_lease("k", 30)
+        elapsed = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        store.close()
+    assert 1.5 < elapsed < 3.5, elapsed
+
+
+def test_busy_timeout_must_be_finite(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="busy_timeout"):
+        SqliteMetaStore(tmp_path / "m.sqlite3", busy_timeout=float("inf"))

@@ -1,6 +1,9 @@
 """A bounded in-process cache of recently served bodies and of the last record per key.
 
-Bodies are keyed by content hash, so a fresh hit costs one metadata read and no HTML read.
+Bodies are keyed by the record's pointer (``html_key``, which lambda-isr's stores make
+content-addressed and other writers make unique per generation), so a fresh hit costs one
+metadata read and no HTML read, and a body can only ever be served for the pointer it was read
+from.
 The last record served per cache key lets a process answer (marked stale) while the metadata
 store is down. Both are LRU-bounded; the cache is thread-safe.
 """
@@ -14,8 +17,9 @@ from lambda_isr.store.contract import CacheRecord
 
 
 def body_id(record: CacheRecord) -> str:
-    """The body's identity: its content hash, else the pointer (other writers' records)."""
-    return record.content_hash or f"key:{record.html_key}"
+    """The body's identity: the pointer it was read from (never an attribute that a foreign
+    writer could leave behind when it moves the pointer)."""
+    return record.html_key
 
 
 class BodyCache:

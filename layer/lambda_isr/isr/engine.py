@@ -39,6 +39,8 @@ from lambda_isr.runtime.writer import ResponseWriter
 from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld, Store
 
 RETRY_AFTER_SECONDS = 5
+LEASE_RETRY_SECONDS = 0.5
+"""How often a waiter retries the lease (a conditional write) besides polling the record."""
 RenderFn = Callable[[FaceRequest], RenderStream]
 Remaining = Callable[[], "float | None"]
 
@@ -217,6 +219,8 @@ class _Cycle:
             budget = min(budget, left_in_lambda - self.cfg.deadline_margin)
         meta = self._store.meta
         end = self.clock.monotonic() + budget
+        retry_every = max(LEASE_RETRY_SECONDS, self.cfg.poll_interval)
+        next_try = self.clock.monotonic() + retry_every
         with self.trace.timed("wait"):
             while (left := end - self.clock.monotonic()) > 0:
                 self.clock.sleep(min(left, self.cfg.poll_interval * (0.5 + self.e.jitter())))
@@ -228,7 +232,12 @@ class _Cycle:
                         if self.serve(current, CacheState.WAIT_HIT):
                             return None
                         record = current  # committed, but its body is unreadable
-                    if held.expires_at is not None and self.clock.now() >= held.expires_at:
+                    expired = held.expires_at is not None and self.clock.now() >= held.expires_at
+                    # The holder may also have released its lease without committing (an
+                    # uncacheable answer, an early failure, a lost commit): retry the lease
+                    # now and then, not only after its expiry, so nobody waits for nothing.
+                    if expired or self.clock.monotonic() >= next_try:
+                        next_try = self.clock.monotonic() + retry_every
                         got = meta.try_acquire_lease(self.key, self.cfg.lease_seconds)
                         if isinstance(got, Lease):
                             self.trace.count("LeaseTakeover")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, urlencode
 
 from lambda_isr.errors import InvalidEventError, TenantRequiredError
-from lambda_isr.http.request import FaceRequest
+from lambda_isr.http.request import FaceRequest, Headers
 from lambda_isr.isr.config import TENANT_HEADERS, KeyConfig, TrailingSlash
 
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
@@ -102,17 +102,38 @@ def build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:
 
 
 def cache_view(request: FaceRequest, config: KeyConfig) -> FaceRequest:
-    """The request a cached render sees: only the query parameters that vary the key.
+    """The request a cached render sees: exactly what its key is made of.
 
-    Anything else (``utm_*``, a reflected payload) never reaches a page that other users will
-    be served, as when a CDN forwards only its cache-key query strings. A custom key function
-    decides itself what varies, so its face sees the whole request.
+    The normalised path, the allowlisted query parameters (values sorted, as in the key), the
+    host when it varies the key, the varied headers and cookies, and the tenant headers when a
+    tenant rule keys them. Nothing else (``utm_*``, a reflected payload, an unkeyed header or
+    cookie, the client's IP) can reach a page other users will be served: two requests that
+    share a key get the same render. A custom key function decides itself what varies, so its
+    face sees the whole request.
     """
     if config.key is not None:
         return request
-    query = {name: request.query[name] for name in config.vary_query if name in request.query}
+    query = {
+        name: tuple(sorted(request.query[name]))
+        for name in config.vary_query
+        if name in request.query
+    }
     pairs = [(name, value) for name, values in query.items() for value in values]
-    return replace(request, query=query, raw_query=urlencode(pairs, quote_via=quote))
+    keep = set(config.vary_headers)
+    if config.vary_host:
+        keep.add("host")
+    if config.tenant is not None:
+        keep.update(TENANT_HEADERS)
+    cookies = set(config.vary_cookies or ())
+    return replace(
+        request,
+        path=normalise_path(request.path, config.trailing_slash),
+        query=query,
+        raw_query=urlencode(pairs, quote_via=quote),
+        headers=Headers({k: v for k, v in request.headers.items() if k in keep}),
+        cookies={k: v for k, v in request.cookies.items() if k in cookies},
+        source_ip="",
+    )
 
 
 def _build_key(request: FaceRequest, config: KeyConfig) -> KeyDecision:

@@ -7,8 +7,7 @@ Only a response whose body is known complete and good is CDN-cacheable: a fresh 
 from the store (``hit``) or a generation another request just committed (``wait-hit``).
 Those get::
 
-    Cache-Control: public, max-age=0, s-maxage=<remaining>, stale-while-revalidate=<revalidate>,
-                   stale-if-error=<stale_if_error>
+    Cache-Control: public, max-age=0, s-maxage=<remaining>, stale-while-revalidate=<revalidate>
     CDN-Cache-Control: public, max-age=<remaining>, stale-while-revalidate=<revalidate>,
                        stale-if-error=<stale_if_error>
 
@@ -17,14 +16,14 @@ Those get::
   Lambda + DynamoDB + S3 read on every view). ``max-age=0`` keeps browsers revalidating so an
   on-demand invalidation (which cannot purge browsers) reaches them; they revalidate cheaply
   with ``If-None-Match`` -> 304.
-- RFC 9111 gives ``s-maxage`` the semantics of ``proxy-revalidate``: a strictly conforming shared
-  cache must not serve the page stale, so for it ``stale-while-revalidate``/``stale-if-error``
-  are inert. That is the safe direction (it revalidates with us; we still serve stale from the
-  origin side). CloudFront documents honouring ``stale-while-revalidate`` and
-  ``stale-if-error`` alongside ``s-maxage``, which is the deployment this targets.
-- ``CDN-Cache-Control`` (RFC 9213) carries the same lifetime as ``max-age`` there, where the
-  stale directives are fully valid, for CDNs that implement targeted fields; CloudFront ignores
-  it. It can be switched off (``cdn_cache_control=False``).
+- No ``stale-if-error`` next to ``s-maxage``: RFC 9111 gives ``s-maxage`` the semantics of
+  ``proxy-revalidate``, which forbids serving stale on error (reference 02: do not combine
+  them). ``stale-while-revalidate`` stays: CloudFront documents honouring it with ``s-maxage``
+  (a strictly conforming cache ignores it and revalidates with us, the safe direction), and the
+  origin itself keeps serving the last good page when a regeneration fails (``stale-error``).
+- ``CDN-Cache-Control`` (RFC 9213) carries the lifetime as ``max-age`` there, where both stale
+  directives are valid, for CDNs that implement targeted fields; CloudFront ignores it. It can
+  be switched off (``cdn_cache_control=False``).
 - Never ``must-revalidate``: it contradicts ``stale-if-error``.
 
 Everything else is ``private, no-cache`` (``no-store`` for error pages and for renders that asked
@@ -103,11 +102,12 @@ def stored_headers(headers: Mapping[str, str]) -> Headers:
 def shared_cache_headers(remaining: float, config: IsrConfig) -> dict[str, str]:
     """Headers for a body known complete and good (``hit``/``wait-hit``)."""
     ttl = max(1, math.floor(remaining))
-    stale = f"stale-while-revalidate={config.revalidate}"
-    if config.stale_if_error:
-        stale += f", stale-if-error={config.stale_if_error}"
-    out = {"cache-control": f"public, max-age=0, s-maxage={ttl}, {stale}"}
+    swr = f"stale-while-revalidate={config.revalidate}"
+    out = {"cache-control": f"public, max-age=0, s-maxage={ttl}, {swr}"}
     if config.cdn_cache_control:
+        stale = swr
+        if config.stale_if_error:
+            stale += f", stale-if-error={config.stale_if_error}"
         out["cdn-cache-control"] = f"public, max-age={ttl}, {stale}"
     return out
 

@@ -13,10 +13,16 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
+from lambda_isr.errors import LambdaIsrError
 from lambda_isr.http.response import FaceResult
 from lambda_isr.runtime.writer import normalise_head, to_bytes
 
 T = TypeVar("T")
+
+
+class RenderCancelledError(LambdaIsrError):
+    """An async face was cancelled mid-render: handled like any render failure (stale copy,
+    error page or error footer), never allowed to kill the runtime loop."""
 
 
 class _Loop:
@@ -28,7 +34,10 @@ class _Loop:
     def run(self, awaitable: Any) -> Any:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(awaitable)
+        try:
+            return self._loop.run_until_complete(awaitable)
+        except asyncio.CancelledError as exc:  # a BaseException: make it an ordinary failure
+            raise RenderCancelledError("the face's coroutine was cancelled") from exc
 
     def close(self) -> None:
         if self._loop is not None:

@@ -107,20 +107,25 @@ class Responder:
         if stream is None:
             self.trace.log.warning("HTML object missing behind pointer %s", record.html_key)
             return None
-        keep = self.bodies.fits(record.size or 0)
         chunks = stream.chunks
+        bodies = self.bodies
 
         def body() -> Iterator[bytes]:
-            copy: list[bytes] = []
+            copy: list[bytes] | None = [] if bodies.fits(record.size or 0) else None
+            kept = 0
             try:
                 for chunk in chunks:
-                    if keep:
-                        copy.append(chunk)
+                    if copy is not None:
+                        kept += len(chunk)  # sizes of foreign records are unknown: bound it
+                        if bodies.fits(kept):
+                            copy.append(chunk)
+                        else:
+                            copy = None
                     yield chunk
             finally:
                 stream.close()
-            if keep:
-                self.bodies.put(record, b"".join(copy))
+            if copy is not None:
+                bodies.put(record, b"".join(copy))
 
         return body()
 

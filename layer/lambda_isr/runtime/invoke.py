@@ -52,6 +52,9 @@ class Outcome(Enum):
     LATE_ERROR = "late_error"  # the handler raised after the response had ended (logged)
 
 
+_PROCESS_EXITS = (SystemExit, KeyboardInterrupt)
+
+
 def decode_event(invocation: Invocation) -> Any:
     """The event as the stock runtime gives it: parsed JSON, raw bytes for other types."""
     ctype = invocation.content_type
@@ -118,7 +121,9 @@ def handle(
         body, content_type = marshal(result)
     except RuntimeApiError:
         raise
-    except Exception as exc:
+    except BaseException as exc:  # asyncio.CancelledError too: only an exit ends the process
+        if isinstance(exc, _PROCESS_EXITS):
+            raise
         payload = _payload(exc, rid)
         log_error(payload)
         sink.post_error(rid, payload)
@@ -157,7 +162,9 @@ def drive(action: Callable[[], object], writer: ResponseWriter) -> Outcome:
     """Run ``action`` against a live ``writer``; end it or report the failure the right way."""
     try:
         action()
-    except Exception as exc:
+    except BaseException as exc:  # asyncio.CancelledError too: only an exit ends the process
+        if isinstance(exc, _PROCESS_EXITS):
+            raise
         if isinstance(exc, RuntimeApiError) and writer.finished:
             raise  # the transport broke under the writer: the loop reconnects
         payload = protocol.error_payload(exc)

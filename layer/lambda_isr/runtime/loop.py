@@ -146,6 +146,7 @@ class Runtime:
             self.client.close()
             return EXIT_BEFORE_SNAPSHOT_ERROR
         self.client.close()  # a connection made before the snapshot may be dead after it
+        _reseed_random()  # every restored copy would otherwise share the snapshot's state
         try:
             if hooks is not None:
                 for func, args, kwargs in hooks.get_after_restore():
@@ -213,3 +214,11 @@ def main(environ: MutableMapping[str, str] | None = None) -> None:
     if status:
         sys.exit(status)
     runtime.serve()
+
+
+def _reseed_random() -> None:
+    """Reseed ``random`` from the OS after a SnapStart restore (only if it was imported: the
+    jitter of waiters and retries would otherwise be identical in every restored sandbox)."""
+    module = sys.modules.get("random")
+    if module is not None:
+        module.seed()

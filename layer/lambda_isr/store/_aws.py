@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -22,8 +23,14 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-DEFAULT_TIMEOUT = 5.0
-DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_TIMEOUT = 2.0
+"""Seconds per attempt for each socket read; connecting gets half of it (see
+:func:`botocore_config`). A request affords a few store calls before its first byte inside
+Lambda's timeout, so one call must never hang for long."""
+DEFAULT_MAX_ATTEMPTS = 2
+"""botocore attempts per call (standard mode: one retry of a timeout, throttle or 5xx)."""
+COMMIT_ATTEMPTS = 3
+"""Our own tries of a transaction cancelled for a retryable reason (conflict, throttling)."""
 
 RETRYABLE_CODES = frozenset(
     {
@@ -43,17 +50,40 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+def connect_timeout(timeout: float) -> float:
+    """The connect timeout that goes with a read ``timeout``: half of it."""
+    return timeout / 2
+
+
+def call_bound(timeout: float, max_attempts: int) -> float:
+    """Worst-case seconds one call can take against an endpoint that never answers.
+
+    Each attempt connects within ``timeout / 2`` and reads within ``timeout``; botocore's
+    standard mode sleeps at most 1 s (``random() * 2**0``) before its first retry and doubles
+    that cap after each one.
+    """
+    per_attempt = connect_timeout(timeout) + timeout
+    backoff = sum(min(20.0, 2.0**n) for n in range(max_attempts - 1))
+    return max_attempts * per_attempt + backoff
+
+
 def botocore_config(timeout: float, max_attempts: int) -> Config:
     """Per-attempt connect/read timeouts and botocore's standard bounded retries."""
-    if not timeout > 0:
-        raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
-    if max_attempts < 1:
-        raise ConfigError(f"max_attempts must be >= 1, got {max_attempts!r}")
+    validate(timeout, max_attempts)
     return Config(
-        connect_timeout=timeout,
+        connect_timeout=connect_timeout(timeout),
         read_timeout=timeout,
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        # total_max_attempts counts the first try; botocore's max_attempts counts retries only.
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
     )
+
+
+def validate(timeout: float, max_attempts: int) -> None:
+    """``ConfigError`` unless ``timeout > 0`` seconds and ``max_attempts >= 1``."""
+    if not timeout > 0 or timeout == float("inf"):
+        raise ConfigError(f"timeout must be > 0 seconds and finite, got {timeout!r}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ConfigError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
 
 
 def error_code(exc: ClientError) -> str:
@@ -136,10 +166,24 @@ def shared_client(
         return client
 
 
-def retrying(attempts: int, sleep: Callable[[float], None]) -> Iterator[int]:
-    """Attempt numbers ``0..attempts-1`` with a jittered sleep between them."""
+def retrying(
+    attempts: int,
+    sleep: Callable[[float], None],
+    *,
+    budget: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Iterator[int]:
+    """Attempt numbers ``0..attempts-1`` with a jittered sleep between them.
+
+    With a ``budget`` (seconds since the first attempt started), no new attempt starts once it
+    is spent, sleep included: the caller's loop then ends without another try.
+    """
     delays = backoff_delays(attempts)
+    deadline = None if budget is None else monotonic() + budget
     for n in range(attempts):
         if n:
-            sleep(next(delays))
+            delay = next(delays)
+            if deadline is not None and monotonic() + delay >= deadline:
+                return
+            sleep(delay)
         yield n

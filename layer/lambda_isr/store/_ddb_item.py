@@ -40,6 +40,17 @@ def split_time(generated_at: float) -> tuple[int, int]:
     return ms // 1000, ms
 
 
+def exact_time(t: float) -> str:
+    """An epoch time as a DynamoDB number with the float's full precision (``repr``).
+
+    ``invalidated_at`` is stored this way, and commit conditions compare a generation time
+    against it this way: the comparison agrees exactly with comparing the floats.
+    """
+    if not math.isfinite(t):
+        raise ValueError(f"time {t!r} is not finite")
+    return repr(float(t))
+
+
 def encode_meta(
     pk: str, record: CacheRecord, *, retention_seconds: int
 ) -> dict[str, AttributeValueTypeDef]:

@@ -5,6 +5,9 @@
   ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3``.
 - Otherwise the embedded SQLite + files store in ``.lambda-isr/`` (``LAMBDA_ISR_DIR``), or in
   ``/tmp/lambda-isr`` inside Lambda, where it is a per-sandbox cache (one warning says so).
+- ``LAMBDA_ISR_STORE_TIMEOUT``: seconds one store call may wait per attempt (AWS: per read, half
+  of it to connect; SQLite: for a lock). Default 2; with ``max_attempts`` (default 2) it bounds
+  how long a request can hang on an unresponsive store.
 
 Importing this module does not import boto3.
 """
@@ -12,6 +15,7 @@ Importing this module does not import boto3.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -34,13 +38,17 @@ ENV_BUCKET = "FACETHEORY_ISR_BUCKET"
 ENV_PREFIX = "FACETHEORY_ISR_PREFIX"
 ENV_DIR = "LAMBDA_ISR_DIR"
 ENV_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
+ENV_TIMEOUT = "LAMBDA_ISR_STORE_TIMEOUT"
 
 DEFAULT_DIR = ".lambda-isr"
 LAMBDA_DIR = "/tmp/lambda-isr"  # noqa: S108 - the only writable place inside Lambda
 DEFAULT_PREFIX = "isr"
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
 DEFAULT_LEASE_TTL_BUFFER = 3600
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 2.0
+"""Seconds per store call attempt (equal to ``_aws.DEFAULT_TIMEOUT``; kept here so importing
+this module does not import botocore)."""
+DEFAULT_MAX_ATTEMPTS = 2
 
 
 def store_from_env(
@@ -58,9 +66,11 @@ def store_from_env(
     raw_keys: bool = False,
     retention_seconds: int = DEFAULT_RETENTION_SECONDS,
     lease_ttl_buffer: int = DEFAULT_LEASE_TTL_BUFFER,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Store:
     """Build the :class:`Store` the configuration asks for; bad settings raise ``ConfigError``."""
+    timeout = timeout if timeout is not None else _timeout_from(environ)
     table = table if table is not None else environ.get(ENV_TABLE)
     bucket = bucket if bucket is not None else environ.get(ENV_BUCKET)
     prefix = prefix if prefix is not None else environ.get(ENV_PREFIX, DEFAULT_PREFIX)
@@ -72,8 +82,10 @@ def store_from_env(
         raise ConfigError(f"retention_seconds must be > 0, got {retention_seconds!r}")
     if lease_ttl_buffer < 0:
         raise ConfigError(f"lease_ttl_buffer must be >= 0, got {lease_ttl_buffer!r}")
-    if not timeout > 0:
-        raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
+    if not timeout > 0 or not math.isfinite(timeout):
+        raise ConfigError(f"timeout must be > 0 seconds and finite, got {timeout!r}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ConfigError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
     tokens = token_source or _uuid4
 
     for name, value in ((ENV_TABLE, table), (ENV_BUCKET, bucket)):
@@ -97,22 +109,37 @@ def store_from_env(
             retention_seconds=retention_seconds,
             lease_ttl_buffer=lease_ttl_buffer,
             timeout=timeout,
+            max_attempts=max_attempts,
             token_source=tokens,
         )
-        html = S3HtmlStore(bucket, prefix=prefix, client=s3_client, timeout=timeout)
+        html = S3HtmlStore(
+            bucket, prefix=prefix, client=s3_client, timeout=timeout, max_attempts=max_attempts
+        )
         return Store(meta, html, f"dynamodb:{table} + s3://{bucket}/{prefix}/")
 
     from lambda_isr.store.files import FileHtmlStore  # noqa: PLC0415
     from lambda_isr.store.sqlite import SqliteMetaStore  # noqa: PLC0415
 
     root = Path(directory if directory is not None else _default_dir(environ))
-    sqlite_meta = SqliteMetaStore(root / "meta.sqlite3", clock=clock, token_source=tokens)
+    sqlite_meta = SqliteMetaStore(
+        root / "meta.sqlite3", clock=clock, token_source=tokens, busy_timeout=timeout
+    )
     files = FileHtmlStore(root / "html", prefix=prefix)
     return Store(sqlite_meta, files, f"sqlite+files:{root}")
 
 
 def _uuid4() -> str:
     return str(uuid.uuid4())
+
+
+def _timeout_from(environ: Mapping[str, str]) -> float:
+    raw = environ.get(ENV_TIMEOUT)
+    if raw is None or not raw.strip():
+        return DEFAULT_TIMEOUT
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_TIMEOUT}={raw!r}: expected seconds, e.g. 2 or 0.5") from None
 
 
 def _default_dir(environ: Mapping[str, str]) -> str:

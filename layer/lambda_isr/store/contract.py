@@ -14,14 +14,21 @@ Semantics every backend honours (checked by the one conformance suite in ``tests
 - ``commit_generation`` atomically writes the record and deletes the lease. It never replaces
   a record whose ``generated_at`` is newer than the committed one
   (:class:`~lambda_isr.errors.StaleGenerationError`).
+- A record's ``generated_at`` is the time its render *started*. ``commit_generation`` never
+  clears a purge that render may not have seen: if the stored record's ``invalidated_at`` is
+  ``>=`` the committed ``generated_at``, it raises ``StaleGenerationError`` and changes nothing
+  (the record stays purged and servable as stale; the caller releases its lease and a later
+  render, started after the purge, commits and clears it).
 - ``release_lease`` is best effort: it deletes the lease only if the token matches and never
   raises for a lost lease.
 - ``invalidate`` is a soft purge: the record stays readable (servable as stale) but is no longer
-  fresh, for lambda-isr readers and for canonical TableTheory readers alike.
+  fresh, for lambda-isr readers and for canonical TableTheory readers alike. ``invalidated_at``
+  is the latest purge (it never moves back), so every purge fences the renders started before it.
 - A record whose stored form is missing or mistyped is returned as ``None`` (a miss) with one
   warning log line, never an exception.
 - Outages (throttling, timeouts, 5xx, locked database) surface as
-  :class:`~lambda_isr.errors.StoreUnavailableError` after bounded retries.
+  :class:`~lambda_isr.errors.StoreUnavailableError` after bounded retries, within a bounded
+  time (a few seconds by default): a store that never answers must not hang a request.
 """
 
 from __future__ import annotations

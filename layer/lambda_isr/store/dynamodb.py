@@ -2,7 +2,11 @@
 TableTheory/FaceTheory (``pk``/``sk``, ``META`` and ``LOCK`` items; see ``_ddb_item``).
 
 Leases are TableTheory's ``LeaseManager`` calls; a commit is one ``TransactWriteItems``
-(Put ``META`` fenced by generation + Delete ``LOCK`` fenced by token and expiry).
+(Put ``META`` fenced by generation and by any later purge + Delete ``LOCK`` fenced by token and
+expiry).
+
+Every call is bounded: ``timeout`` seconds per read (half of it to connect), ``max_attempts``
+botocore attempts, and our own retry of a cancelled transaction stops within the same bound.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ class DynamoDbMetaStore:
             raise ConfigError(f"lease_ttl_buffer must be >= 0, got {lease_ttl_buffer!r}")
         if tenant is not None and (not tenant or "#" in tenant):
             raise ConfigError(f"invalid tenant {tenant!r}: non-empty, without '#'")
-        _aws.botocore_config(timeout, max_attempts)  # validates both
+        _aws.validate(timeout, max_attempts)
         self._table = table_name
         self._client = client or _aws.shared_client(
             "dynamodb", timeout=timeout, max_attempts=max_attempts
@@ -100,7 +104,7 @@ class DynamoDbMetaStore:
         self._raw = raw_keys
         self._retention = retention_seconds
         self._buffer = lease_ttl_buffer
-        self._attempts = max_attempts
+        self._retry_budget = _aws.call_bound(timeout, max_attempts)
         self._sleep = sleep
 
     def _key(self, cache_key: str, sk: str) -> dict[str, AttributeValueTypeDef]:
@@ -187,7 +191,14 @@ class DynamoDbMetaStore:
         fresh_item = "attribute_not_exists(#pk)"
         older = "#gen < :s"
         same_second_not_newer = "(#gen = :s AND (attribute_not_exists(#ms) OR #ms <= :ms))"
-        for attempt in _aws.retrying(self._attempts, self._sleep):
+        # Fence by purge: a render that started at or before the stored purge read pre-purge
+        # data and must not clear it (the purge counts only while revalidate_seconds is 0, as
+        # in decode_meta). Both times are compared exactly, as the other backends do.
+        not_purged_since = "(attribute_not_exists(#inv) OR #inv < :gen OR #rs <> :zero)"
+        condition = f"({fresh_item} OR {older} OR {same_second_not_newer}) AND {not_purged_since}"
+        codes: list[str] = []
+        cancelled: ClientError | None = None
+        for attempt in _aws.retrying(_aws.COMMIT_ATTEMPTS, self._sleep, budget=self._retry_budget):
             now = self._clock.now()
             try:
                 with _aws.boundary("commit generation", passthrough=frozenset({CANCELLED})):
@@ -200,15 +211,20 @@ class DynamoDbMetaStore:
                                 "Put": {
                                     "TableName": self._table,
                                     "Item": item,
-                                    "ConditionExpression": (
-                                        f"{fresh_item} OR {older} OR {same_second_not_newer}"
-                                    ),
+                                    "ConditionExpression": condition,
                                     "ExpressionAttributeNames": {
                                         "#pk": "pk",
                                         "#gen": _ddb_item.GENERATED_AT,
                                         "#ms": _ddb_item.GENERATED_AT_MS,
+                                        "#inv": _ddb_item.INVALIDATED_AT,
+                                        "#rs": _ddb_item.REVALIDATE,
                                     },
-                                    "ExpressionAttributeValues": {":s": _n(seconds), ":ms": _n(ms)},
+                                    "ExpressionAttributeValues": {
+                                        ":s": _n(seconds),
+                                        ":ms": _n(ms),
+                                        ":gen": {"N": _ddb_item.exact_time(record.generated_at)},
+                                        ":zero": _n(0),
+                                    },
                                 }
                             },
                             {
@@ -239,10 +255,13 @@ class DynamoDbMetaStore:
                     ) from exc
                 if meta_code == "ConditionalCheckFailed":
                     raise StaleGenerationError(
-                        f"stored generation of {record.cache_key[:200]!r} is newer"
+                        f"stored record of {record.cache_key[:200]!r} is newer than this"
+                        " generation, or was purged after it started"
                     ) from exc
-                if not set(codes) & _RETRYABLE_REASONS or attempt == self._attempts - 1:
+                if not set(codes) & _RETRYABLE_REASONS:
                     raise StoreUnavailableError(f"commit generation cancelled: {codes}") from exc
+                cancelled = exc
+        raise StoreUnavailableError(f"commit generation cancelled: {codes}") from cancelled
 
     def release_lease(self, lease: Lease) -> None:
         try:
@@ -262,26 +281,35 @@ class DynamoDbMetaStore:
     def invalidate(self, cache_key: str) -> bool:
         now = self._clock.now()
         # Canonical readers see revalidate_seconds = 0 (stale); the policy is kept aside.
+        # invalidated_at only moves forward: it is the latest purge, which fences commits of
+        # renders that started before it.
         try:
             with _aws.boundary("invalidate", passthrough=frozenset({CONDITION_FAILED})):
                 self._client.update_item(
                     TableName=self._table,
                     Key=self._key(cache_key, META_SK),
                     UpdateExpression=(
-                        "SET #pol = if_not_exists(#pol, #rs), #inv = if_not_exists(#inv, :now),"
-                        " #rs = :zero"
+                        "SET #pol = if_not_exists(#pol, #rs), #inv = :now, #rs = :zero"
                     ),
-                    ConditionExpression="attribute_exists(#pk)",
+                    ConditionExpression=(
+                        "attribute_exists(#pk)"
+                        " AND (attribute_not_exists(#inv) OR #inv < :now OR #rs <> :zero)"
+                    ),
                     ExpressionAttributeNames={
                         "#pk": "pk",
                         "#pol": _ddb_item.POLICY,
                         "#rs": _ddb_item.REVALIDATE,
                         "#inv": _ddb_item.INVALIDATED_AT,
                     },
-                    ExpressionAttributeValues={":now": {"N": repr(now)}, ":zero": _n(0)},
+                    ExpressionAttributeValues={
+                        ":now": {"N": _ddb_item.exact_time(now)},
+                        ":zero": _n(0),
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-        except ClientError:
-            return False
+        except ClientError as exc:
+            # Either no record, or it is already purged at this time or later.
+            return bool(cast("dict[str, Any]", exc.response).get("Item"))
         return True
 
 

@@ -75,6 +75,14 @@ class MemoryMetaStore:
                 raise StaleGenerationError(
                     f"stored generation of {record.cache_key!r} is newer than this commit"
                 )
+            if (
+                current is not None
+                and current.invalidated_at is not None
+                and current.invalidated_at >= record.generated_at
+            ):
+                raise StaleGenerationError(
+                    f"{record.cache_key!r} was purged after this generation started"
+                )
             self._records[record.cache_key] = replace(record, invalidated_at=None)
             del self._leases[lease.cache_key]
 
@@ -90,7 +98,8 @@ class MemoryMetaStore:
             record = self._records.get(cache_key)
             if record is None:
                 return False
-            if record.invalidated_at is None:
+            # The latest purge: it fences commits of renders that started before it.
+            if record.invalidated_at is None or record.invalidated_at < now:
                 self._records[cache_key] = replace(record, invalidated_at=now)
             return True
 

@@ -3,18 +3,21 @@ development, shared by several dev-server worker *processes* through one databas
 
 Every write is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so a
 check-then-write cannot interleave with another process). WAL lets readers run beside the
-writer; a busy timeout bounds waiting. One connection per thread and process, re-opened after
-``fork``.
+writer; a busy timeout (2 s by default, like the AWS stores' per-call timeout) bounds waiting
+for a lock. One connection per thread and process, re-opened after ``fork``; the connection of
+a thread that has ended is closed when the next one is opened.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
@@ -63,6 +66,10 @@ _COLUMNS = (
 
 _PLACEHOLDERS = ", ".join("?" * 12)
 
+DEFAULT_BUSY_TIMEOUT = 2.0
+"""Seconds a statement waits for another connection's write lock before the store reports
+itself unavailable (the same per-call bound as the AWS stores' default timeout)."""
+
 
 def _uuid4() -> str:
     return str(uuid.uuid4())
@@ -77,10 +84,10 @@ class SqliteMetaStore:
         *,
         clock: Clock = SYSTEM_CLOCK,
         token_source: Callable[[], str] = _uuid4,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
-        if not busy_timeout > 0:
-            raise ConfigError(f"busy_timeout must be > 0 seconds, got {busy_timeout!r}")
+        if not busy_timeout > 0 or not math.isfinite(busy_timeout):
+            raise ConfigError(f"busy_timeout must be > 0 seconds and finite, got {busy_timeout!r}")
         self._path = Path(path)
         if str(path) in ("", ":memory:"):
             raise ConfigError("SqliteMetaStore needs a file path shared by all workers")
@@ -93,7 +100,9 @@ class SqliteMetaStore:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._all_lock = threading.Lock()
-        self._all: list[tuple[int, sqlite3.Connection]] = []
+        # (pid, the thread that uses it, connection). Entries of another pid were inherited
+        # through fork: never closed here (nor dropped, which would close them on collection).
+        self._all: list[tuple[int, weakref.ref[threading.Thread], sqlite3.Connection]] = []
         with self._write():
             pass  # create the schema now: bad paths fail at construction
 
@@ -129,15 +138,27 @@ class SqliteMetaStore:
             raise Unavailable(f"cannot open SQLite store {self._path}: {exc}") from exc
         self._local.conn, self._local.pid = conn, pid
         with self._all_lock:
-            self._all.append((pid, conn))
+            ended = [c for p, t, c in self._all if p == pid and not _alive(t)]
+            self._all = [e for e in self._all if e[0] != pid or _alive(e[1])]
+            self._all.append((pid, weakref.ref(threading.current_thread()), conn))
+        for finished in ended:  # their threads are gone: nobody can be using them
+            finished.close()
         return conn
+
+    @property
+    def open_connections(self) -> int:
+        """Connections this process has open on the database (at most one per live thread
+        that used the store, plus those of threads ended since the last one was opened)."""
+        pid = os.getpid()
+        with self._all_lock:
+            return sum(1 for p, _, _ in self._all if p == pid)
 
     def close(self) -> None:
         """Close this process's connections (other threads must be done with the store)."""
         pid = os.getpid()
         with self._all_lock:
-            mine = [c for p, c in self._all if p == pid]
-            self._all = [(p, c) for p, c in self._all if p != pid]
+            mine = [c for p, _, c in self._all if p == pid]
+            self._all = [e for e in self._all if e[0] != pid]
         for conn in mine:
             conn.close()
         self._local = threading.local()
@@ -209,11 +230,15 @@ class SqliteMetaStore:
             if owned is None:
                 raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
             current = conn.execute(
-                "SELECT generated_at FROM meta WHERE pk = ?", (meta_pk,)
+                "SELECT generated_at, invalidated_at FROM meta WHERE pk = ?", (meta_pk,)
             ).fetchone()
             if current is not None and current[0] > record.generated_at:
                 raise StaleGenerationError(
                     f"stored generation of {record.cache_key[:200]!r} is newer than this commit"
+                )
+            if current is not None and current[1] is not None and current[1] >= record.generated_at:
+                raise StaleGenerationError(
+                    f"{record.cache_key[:200]!r} was purged after this generation started"
                 )
             conn.execute(
                 f"INSERT OR REPLACE INTO meta (pk, {_COLUMNS}) VALUES ({_PLACEHOLDERS})",  # noqa: S608
@@ -236,10 +261,17 @@ class SqliteMetaStore:
         with self._write() as conn:
             return bool(
                 conn.execute(
-                    "UPDATE meta SET invalidated_at = COALESCE(invalidated_at, ?) WHERE pk = ?",
-                    (now, cache_key_hash(cache_key)),
+                    # The latest purge: it fences commits of renders started before it.
+                    "UPDATE meta SET invalidated_at = MAX(COALESCE(invalidated_at, ?), ?)"
+                    " WHERE pk = ?",
+                    (now, now, cache_key_hash(cache_key)),
                 ).rowcount
             )
+
+
+def _alive(thread: weakref.ref[threading.Thread]) -> bool:
+    found = thread()
+    return found is not None and found.is_alive()
 
 
 @contextmanager
