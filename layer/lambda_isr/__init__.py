@@ -15,9 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from lambda_isr.face import isr_face as isr_face
     from lambda_isr.http.request import FaceRequest as FaceRequest
     from lambda_isr.http.response import FaceResult as FaceResult
-    from lambda_isr.purge import invalidate as invalidate
     from lambda_isr.isr.config import ContentionPolicy as ContentionPolicy
     from lambda_isr.isr.config import TrailingSlash as TrailingSlash
+    from lambda_isr.purge import invalidate as invalidate
     from lambda_isr.runtime.stream import Head as Head
     from lambda_isr.runtime.stream import StreamingResponse as StreamingResponse
     from lambda_isr.runtime.stream import streaming as streaming
