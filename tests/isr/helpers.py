@@ -12,10 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from lambda_isr.clock import Clock, FakeClock
-from lambda_isr.errors import ResponseStateError, StoreUnavailableError
+from lambda_isr.errors import StoreUnavailableError
 from lambda_isr.face import IsrFace, isr_face
 from lambda_isr.http.request import FaceRequest
-from lambda_isr.runtime.writer import HeaderInput, normalise_head, to_bytes
+from lambda_isr.runtime.writer import BufferedWriter, HeaderInput, to_bytes
 from lambda_isr.store.contract import (
     DEFAULT_CONTENT_TYPE,
     AcquireResult,
@@ -30,67 +30,35 @@ from lambda_isr.store.contract import (
 from lambda_isr.store.memory import MemoryHtmlStore, MemoryMetaStore
 
 
-class RecordingWriter:
-    """A live-stream stand-in: records every call, in order, into ``log``."""
+class RecordingWriter(BufferedWriter):
+    """A live-stream stand-in: the buffered writer's state checks, plus every call recorded,
+    in order, into ``log``."""
 
     def __init__(self, log: list[tuple[Any, ...]] | None = None) -> None:
+        super().__init__()
         self.log: list[tuple[Any, ...]] = log if log is not None else []
-        self.status: int | None = None
-        self.headers: dict[str, str] = {}
-        self.cookies: list[str] = []
-        self.chunks: list[bytes] = []
-        self.error: BaseException | None = None
-        self.ended = False
-        self._started = False
-        self._finished = False
 
     @property
-    def started(self) -> bool:
-        return self._started
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
-    def bytes_written(self) -> int:
-        return sum(len(c) for c in self.chunks)
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(self.chunks)
+    def ended(self) -> bool:
+        """Finished normally (``end``), not with ``fail``."""
+        return self.finished and self.error is None
 
     def start(
         self, status: int = 200, headers: HeaderInput | None = None, cookies: Sequence[str] = ()
     ) -> None:
-        if self._started:
-            raise ResponseStateError("started twice")
-        self.status, self.headers, self.cookies = normalise_head(status, headers, cookies)
-        self._started = True
+        super().start(status, headers, cookies)
         self.log.append(("start", self.status))
 
     def write(self, data: bytes | str) -> None:
-        if self._finished:
-            raise ResponseStateError("write after end")
-        if not self._started:
-            self.start()
-        chunk = to_bytes(data)
-        self.chunks.append(chunk)
-        self.log.append(("write", chunk))
+        super().write(data)
+        self.log.append(("write", to_bytes(data)))
 
     def end(self) -> None:
-        if self._finished:
-            raise ResponseStateError("ended twice")
-        if not self._started:
-            self.start()
-        self._finished = self.ended = True
+        super().end()
         self.log.append(("end",))
 
     def fail(self, error: BaseException) -> None:
-        if self._finished:
-            raise ResponseStateError("ended twice")
-        self._finished = True
-        self.error = error
+        super().fail(error)
         self.log.append(("fail", error))
 
 

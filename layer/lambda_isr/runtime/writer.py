@@ -163,6 +163,19 @@ class BufferedWriter:
         self._finished = True
 
     @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The folded, lowercased head headers."""
+        return self._headers
+
+    @property
+    def cookies(self) -> list[str]:
+        return self._cookies
+
+    @property
     def body(self) -> bytes:
         return b"".join(self._body)
 
