@@ -1,6 +1,6 @@
 """``make bench``: every benchmark once, each figure a ratio measured in the same run.
 
-    .venv/bin/python -m bench [--only ttfb,hit,contention,runtime,coldstart,cost]
+    .venv/bin/python -m bench [--only ttfb,hit,contention,runtime,coldstart,cost,app]
 
 Prints, never asserts: a section that crashes prints its traceback, the others still run, and
 the exit status is then 1. Ends with a markdown summary table (README's Performance section).
@@ -21,6 +21,7 @@ from contextlib import redirect_stdout
 from typing import TextIO
 
 from bench import (
+    bench_app,
     bench_coldstart,
     bench_contention,
     bench_hit,
@@ -30,7 +31,7 @@ from bench import (
 )
 from bench.common import machine_line
 
-SECTIONS = ("ttfb", "hit", "contention", "runtime", "coldstart", "cost")
+SECTIONS = ("ttfb", "hit", "contention", "runtime", "coldstart", "cost", "app")
 Results = dict[str, float]
 
 
@@ -115,6 +116,12 @@ def summary(r: Results) -> list[str]:
         f"| origin invocations per 1M views, 10 / 100 / 1000 views/s (FaceTheory: 1M) | - "
         f"| {_f(r, 'invocations_10', '{:,.0f}')} / {_f(r, 'invocations_100', '{:,.0f}')} / "
         f"{_f(r, 'invocations_1000', '{:,.0f}')} |",
+        f"| FaceApp route lookup, 200 routes (with path normalisation) | <= 20 us "
+        f"| {_f(r, 'route_lookup_us')} us ({_f(r, 'route_full_us')} us) |",
+        f"| warm ISR hit CPU per invocation, FaceApp / bare @isr_face | <= 1.05 "
+        f"| {_f(r, 'app_hit_cpu_ratio', '{:.3f}')} |",
+        f"| TTFB / render time on a miss, FaceApp page with head + load (1 s body) | < 0.05 "
+        f"| {_f(r, 'app_ttfb_ratio', '{:.4f}')} ({_f(r, 'app_ttfb_ms', '{:.1f}')} ms) |",
     ]
 
 
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "runtime": runtime_section,
         "coldstart": bench_coldstart.run,
         "cost": cost,
+        "app": bench_app.run,
     }
     began = time.perf_counter()
     for name in wanted:

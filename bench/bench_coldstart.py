@@ -12,10 +12,10 @@ stdlib), ``PYTHONDONTWRITEBYTECODE=1``; the cases are interleaved run by run.
 - baseline: ``import boto3; boto3.client("dynamodb")`` from the layer folder (and, for
   reference, the same plus ``boto3.client("s3")``: the two clients the store creates).
 - handler import: ``import app``.
-- handler init: ``import app`` + the store the first request creates (``app.site.store()``:
+- handler init: ``import app`` + the store the first request creates (``app.app.store()``:
   DynamoDB + S3 clients, table and bucket from the environment).
 - with tracing: ``POWERTOOLS_TRACE_DISABLED=false`` and the Tracer created too
-  (``app.site.observability.tracer``; ``isr_face`` creates it lazily on the first request).
+  (``app.app.observability.tracer``; ``isr_face`` creates it lazily on the first request).
 
 Ratios are given on wall time and net of the bare interpreter start (both include the same
 interpreter; "net" is the stricter figure).
@@ -125,14 +125,14 @@ def fresh_ms(python: str, paths: list[Path], statement: str, tracing: bool) -> f
 def run(runs: int = 9) -> dict[str, float]:
     print(f"5. cold start from the built layer on python{TARGET} ({runs} runs per case)")
     baseline = 'import boto3; boto3.client("dynamodb")'
-    init = "import app; app.site.store()"
+    init = "import app; app.app.store()"
     cases = [
         Case("bare interpreter", "pass"),
         Case("baseline: boto3 + DynamoDB client", baseline),
         Case("boto3 + DynamoDB + S3 clients", f'{baseline}; boto3.client("s3")'),
         Case("handler import (import app)", "import app"),
         Case("handler init (import + store)", init),
-        Case("handler init, tracing on", f"{init}; assert app.site.observability.tracer", True),
+        Case("handler init, tracing on", f"{init}; assert app.app.observability.tracer", True),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         python, paths, xray = prepare(Path(tmp))

@@ -27,7 +27,7 @@ from typing import IO
 
 from bench.common import REPO, spread
 from lambda_isr.runtime.local_api import LocalRuntimeApi
-from lambda_isr.runtime.recording import BodyChunk, PendingInvocation, StreamEnd
+from lambda_isr.runtime.recording import PendingInvocation, RecordedChunk, StreamEnd
 
 HANDLER = """
 import os, time
@@ -94,7 +94,7 @@ def _measure(pending: PendingInvocation, process: subprocess.Popen[bytes], log: 
     prelude = pending.prelude
     if prelude is None or prelude.headers.get("x-isr-cache") != "miss":
         raise RuntimeError(f"expected a miss, got {prelude!r}")
-    first = next(e for e in pending.history if isinstance(e, BodyChunk))
+    first = next(e for e in pending.history if isinstance(e, RecordedChunk))
     assert pending.delivered_at is not None
     return Sample(first.at - pending.delivered_at, final.at - pending.delivered_at)
 

@@ -1,11 +1,17 @@
 """The lambda-isr demo site: the function `template.yaml` deploys and `make dev` serves.
 
-- ``/`` and ``/posts/<slug>``: blocking ISR pages (``revalidate=60``) rendered with Jinja2's
-  async streaming templates over a deliberately slow data source; the head of each page
-  reaches the browser before the slow part has loaded.
+One :class:`~lambda_isr.FaceApp` (``handler`` is the app: it streams under the layer's runtime
+and answers buffered under the stock one):
+
+- ``/``: blocking ISR (``revalidate=60``); the post list comes from a deliberately slow data
+  source and streams after the document shell.
+- ``/posts/{slug}``: ISR; ``load`` fetches the post (its title and description become the
+  head), then the "more posts" list streams from the slow source.
+- ``/docs/{path*}``: a catch-all docs section (``/docs`` itself included).
+- ``/live``: SSR, streamed and never cached: one tick every 200 ms.
+- anything else: the custom not-found page, one cached copy shared by every unknown URL.
 - ``?fail=late`` on any ISR page: the render fails after bytes were sent (error footer and
   Lambda error trailers; nothing is cached).
-- ``/live``: a plain streaming page without ISR (never cached).
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ from typing import Any
 import data
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from lambda_isr import FaceRequest, FaceResult, Head, isr_face, streaming
-from lambda_isr.runtime.writer import ResponseWriter
+from lambda_isr import FaceApp, FaceRequest, Hydration, Loaded, Meta, Page, PageHead
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -28,59 +33,80 @@ TEMPLATES = Environment(
 )
 TEMPLATES.globals.update(
     list_posts=data.list_posts,
-    load_post=data.load_post,
     rendered_at=data.rendered_at,
     explode=data.explode,
 )
-HTML = {"content-type": "text/html; charset=utf-8"}
 
 
-@isr_face(revalidate=60, vary_query=["fail"], vary_cookies=[])
-async def site(request: FaceRequest) -> FaceResult:
-    """Every ISR page of the site, routed by path."""
-    fail = request.query.get("fail", [""])[-1] == "late"
-    path = request.path.rstrip("/") or "/"
-    if path == "/":
-        template, context, status = "index.html", {}, 200
-    elif path.startswith("/posts/") and path.count("/") == 2:
-        slug = path.removeprefix("/posts/")
-        exists = slug in data.POSTS
-        template, context, status = "post.html", {"slug": slug}, 200 if exists else 404
-    else:
-        template, context, status = "post.html", {"slug": path}, 404
-    page = TEMPLATES.get_template(template)
-    return FaceResult(status, HTML, body=page.generate_async(fail=fail, **context))
+def _fail(request: FaceRequest) -> bool:
+    return request.first("fail") == "late"
 
 
-@streaming
-async def live(event: Any, context: Any) -> AsyncIterator[object]:
-    """A streaming page with no cache at all: one tick every 200 ms."""
-    yield Head(200, {**HTML, "cache-control": "no-store"})
-    page = TEMPLATES.get_template("live.html")
+def not_found(request: FaceRequest) -> Page:
+    """Every unknown URL: one cached page per host (it never sees the requested path)."""
+    body = TEMPLATES.get_template("not_found.html").generate_async()
+    return Page(body=body, status=404, head=PageHead(title="Not found"))
+
+
+app = FaceApp(
+    title_template="%s · lambda-isr demo",
+    head=PageHead(
+        title="lambda-isr demo",
+        lang="en",
+        meta=(Meta("width=device-width, initial-scale=1", name="viewport"),),
+    ),
+    not_found=not_found,
+)
+handler = app
+"""The name ``template.yaml`` and ``make dev`` use (``app.handler``)."""
+
+ISR: dict[str, Any] = {"revalidate": 60, "vary_query": ["fail"], "vary_cookies": []}
+
+
+@app.face("/", **ISR)
+def home(request: FaceRequest) -> Page:
+    body = TEMPLATES.get_template("index.html").generate_async(fail=_fail(request))
+    return Page(body=body, head=PageHead(description="Streaming blocking ISR on Lambda."))
+
+
+async def load_post(request: FaceRequest) -> Loaded:
+    """Runs before the first byte: keep it short (everything here delays the page's head)."""
+    post = await data.load_post(request.params["slug"])
+    if post is None:
+        return Loaded(None, head=PageHead(title="No such post"))
+    head = PageHead(title=post.title, description=post.paragraphs[0])
+    return Loaded(post, head=head)
+
+
+@app.face("/posts/{slug}", load=load_post, **ISR)
+def post(request: FaceRequest, found: data.Post | None) -> Page:
+    slug = request.params["slug"]
+    body = TEMPLATES.get_template("post.html").generate_async(
+        post=found, slug=slug, fail=_fail(request)
+    )
+    hydration = Hydration({"slug": slug, "title": found.title if found else None})
+    return Page(body=body, status=200 if found else 404, hydration=hydration)
+
+
+@app.face("/docs/{path*}", **ISR)
+def docs(request: FaceRequest) -> Page:
+    path = request.params["path"]
+    doc = data.DOCS.get(path)
+    body = TEMPLATES.get_template("docs.html").generate_async(
+        doc=doc, path=path, docs=list(data.DOCS.values())
+    )
+    title = doc.title if doc else "No such page"
+    return Page(body=body, status=200 if doc else 404, head=PageHead(title=title))
+
+
+@app.face("/live", mode="ssr")
+def live(request: FaceRequest) -> Page:
+    """Rendered for every request and never cached."""
 
     async def ticks() -> AsyncIterator[int]:
         for tick in range(1, 6):
             await asyncio.sleep(0.2)
             yield tick
 
-    async for chunk in page.generate_async(ticks=ticks):
-        yield chunk
-
-
-def _route(event: object) -> Any:
-    path = event.get("rawPath", "") if isinstance(event, dict) else ""
-    return live if path == "/live" else site
-
-
-def handler(event: Any, context: Any) -> dict[str, Any]:
-    """Buffered entry point (stock runtime, ``sam local invoke``)."""
-    result: dict[str, Any] = _route(event)(event, context)
-    return result
-
-
-def _stream(event: Any, context: Any, writer: ResponseWriter) -> None:
-    """Streaming entry point, used by the layer's runtime loop."""
-    _route(event).__lambda_isr_stream__(event, context, writer)
-
-
-handler.__lambda_isr_stream__ = _stream  # type: ignore[attr-defined]
+    body = TEMPLATES.get_template("live.html").generate_async(ticks=ticks)
+    return Page(body=body, head=PageHead(title="Live, never cached"))

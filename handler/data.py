@@ -46,6 +46,26 @@ POSTS = {
 }
 
 
+@dataclass(frozen=True)
+class Doc:
+    path: str
+    title: str
+    text: str
+
+
+DOCS = {
+    doc.path: doc
+    for doc in (
+        Doc(
+            "", "Documentation", "Start here: every page below is a catch-all route, /docs/{path*}."
+        ),
+        Doc("routing", "Routing", "Static segments beat {param}, which beats a catch-all."),
+        Doc("routing/catch-all", "Catch-all routes", "{name*} matches zero or more segments."),
+        Doc("head", "The document head", "PageHead: title, meta, links, JSON-LD, scripts."),
+    )
+}
+
+
 async def list_posts() -> list[Post]:
     await asyncio.sleep(DELAY)
     return list(POSTS.values())

@@ -2,8 +2,9 @@
 
 Layout produced under ``--out`` (it becomes ``/opt`` in the function):
 
-    python/                     lambda_isr + pinned runtime dependencies (requirements.txt),
-                                installed for the target Python and architecture
+    python/                     lambda_isr without its dev tooling (DEV_ONLY) + pinned runtime
+                                dependencies (requirements.txt), installed for the target Python
+                                and architecture
     python/**/__pycache__/      .pyc compiled by the target Python (unchecked-hash: /opt is
                                 read-only and zip timestamps are unreliable)
     lambda-isr-wrapper          the AWS_LAMBDA_EXEC_WRAPPER script (mode 755)
@@ -33,6 +34,18 @@ WRAPPER = HERE / "lambda-isr-wrapper"
 REQUIREMENTS = HERE / "requirements.txt"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 FORBIDDEN = ("awscrt",)
+# Dev tooling: in the repository and in the wheel, never in the layer, because nothing that runs
+# in Lambda uses it. Paths relative to lambda_isr/; a folder drops the whole subpackage. No module
+# left in the layer may import one of these (tests/deploy/test_layer_contents.py checks it).
+DEV_ONLY = (
+    "dev",  # `lambda-isr dev`: the local dev server
+    "testing",  # FakeClock and other test tooling
+    "cli.py",  # the `lambda-isr` command line
+    "runtime/local_api.py",  # the in-process Runtime API for tests and local runs
+    "runtime/local_invoke.py",  # `lambda-isr invoke`
+    "runtime/recording.py",  # recorded invocations, for local_api
+    "store/faults.py",  # fault injection
+)
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 
 
@@ -65,10 +78,18 @@ def pip_install(target: Path, requirements: Path, arch: str, version: str) -> No
     subprocess.run(cmd, check=True)
 
 
+def _skip(directory: str, names: list[str]) -> set[str]:
+    """copytree's ``ignore``: caches, and the dev tooling listed in DEV_ONLY."""
+    here = Path(directory).relative_to(PACKAGE)
+    return {
+        name
+        for name in names
+        if name == "__pycache__" or name.endswith(".pyc") or (here / name).as_posix() in DEV_ONLY
+    }
+
+
 def copy_package(dest: Path) -> None:
-    shutil.copytree(
-        PACKAGE, dest / "lambda_isr", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    shutil.copytree(PACKAGE, dest / "lambda_isr", ignore=_skip)
 
 
 def prune(python_dir: Path) -> None:
@@ -103,6 +124,9 @@ def build(out: Path, arch: str, version: str, *, pyc: bool = True) -> Path:
     leaked = [p for p in python_dir.iterdir() if p.name.startswith(FORBIDDEN)]
     if leaked:
         raise SystemExit(f"build_layer: forbidden packages in the layer: {leaked}")
+    dev = [path for path in DEV_ONLY if (python_dir / "lambda_isr" / path).exists()]
+    if dev:
+        raise SystemExit(f"build_layer: dev tooling in the layer: {dev}")
     return out
 
 

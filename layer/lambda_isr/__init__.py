@@ -11,6 +11,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
+    from lambda_isr.app import FaceApp as FaceApp
+    from lambda_isr.app import Hydration as Hydration
+    from lambda_isr.app import Link as Link
+    from lambda_isr.app import Loaded as Loaded
+    from lambda_isr.app import Meta as Meta
+    from lambda_isr.app import Page as Page
+    from lambda_isr.app import PageHead as PageHead
+    from lambda_isr.app import Script as Script
     from lambda_isr.errors import LambdaIsrError as LambdaIsrError
     from lambda_isr.face import isr_face as isr_face
     from lambda_isr.http.request import FaceRequest as FaceRequest
@@ -19,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lambda_isr.isr.config import TrailingSlash as TrailingSlash
     from lambda_isr.purge import invalidate as invalidate
     from lambda_isr.runtime.stream import Head as Head
+    from lambda_isr.runtime.stream import ResponseHead as ResponseHead
     from lambda_isr.runtime.stream import StreamingResponse as StreamingResponse
     from lambda_isr.runtime.stream import streaming as streaming
     from lambda_isr.runtime.writer import BufferedWriter as BufferedWriter
@@ -27,6 +36,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "FaceApp": "lambda_isr.app",
+    "PageHead": "lambda_isr.app",
+    "Page": "lambda_isr.app",
+    "Loaded": "lambda_isr.app",
+    "Meta": "lambda_isr.app",
+    "Link": "lambda_isr.app",
+    "Script": "lambda_isr.app",
+    "Hydration": "lambda_isr.app",
     "isr_face": "lambda_isr.face",
     "FaceRequest": "lambda_isr.http.request",
     "FaceResult": "lambda_isr.http.response",
@@ -35,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "streaming": "lambda_isr.runtime.stream",
     "StreamingResponse": "lambda_isr.runtime.stream",
     "Head": "lambda_isr.runtime.stream",
+    "ResponseHead": "lambda_isr.runtime.stream",
     "ResponseWriter": "lambda_isr.runtime.writer",
     "BufferedWriter": "lambda_isr.runtime.writer",
     "LambdaIsrError": "lambda_isr.errors",
@@ -44,17 +62,26 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BufferedWriter",
     "ContentionPolicy",
+    "FaceApp",
     "FaceRequest",
     "FaceResult",
     "Head",
+    "Hydration",
     "LambdaIsrError",
+    "Link",
+    "Loaded",
+    "Meta",
+    "Page",
+    "PageHead",
+    "ResponseHead",
     "ResponseWriter",
+    "Script",
     "StreamingResponse",
     "TrailingSlash",
-    "__version__",
     "invalidate",
     "isr_face",
     "streaming",
+    "__version__",
 ]
 
 

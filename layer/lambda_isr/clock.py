@@ -1,8 +1,10 @@
-"""Injected clocks: the ISR algorithm and the stores never read the system time directly."""
+"""Injected clocks: the ISR algorithm and the stores never read the system time directly.
+
+The manual test clock is ``lambda_isr.testing.FakeClock`` (test tooling, not in the layer).
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Protocol
 
@@ -35,35 +37,6 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
-
-
-class FakeClock:
-    """A manual clock for tests: ``sleep`` advances time instead of blocking."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self._now = start
-        self._mono = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self._now
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._mono
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(max(seconds, 0.0))
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-            self._mono += seconds
-
-    def set(self, now: float) -> None:
-        with self._lock:
-            self._now = now
 
 
 SYSTEM_CLOCK = SystemClock()

@@ -1,6 +1,21 @@
 """One exception tree for the whole project.
 
-Every error lambda-isr raises derives from :class:`LambdaIsrError`. Backends translate their
+Every error lambda-isr raises derives from :class:`LambdaIsrError`::
+
+    LambdaIsrError
+    ├── ConfigError (ValueError)        bad configuration, raised when a face/app is built
+    ├── StoreError                      a store operation failed
+    │   ├── StoreUnavailableError       unreachable or failing after bounded retries
+    │   └── LeaseError
+    │       ├── LeaseNotOwnedError      the lease expired or was taken over
+    │       └── CommitFencedError       a newer generation or a later purge fenced the commit
+    ├── InvalidKeyError (ValueError)    a key or pointer that cannot be stored (400)
+    ├── RuntimeApiError, HandlerLoadError, ResponseStateError, HeaderValueError (ValueError),
+    │   InvocationFaultError            the runtime loop and response writers
+    ├── InvalidEventError (ValueError)  not a usable Function URL request (400)
+    ├── TenantRequiredError             a tenant header without a tenant rule (fail closed)
+    └── IsrProtocolError                an event the ISR decision core did not expect (a bug)
+ Backends translate their
 client errors (botocore, sqlite3, OSError) into these at the store boundary, never above it.
 """
 
@@ -34,12 +49,22 @@ class LeaseNotOwnedError(LeaseError):
     """The caller's lease expired or was taken over: its refresh or commit was rejected."""
 
 
-class StaleGenerationError(LeaseNotOwnedError):
-    """The commit was rejected because the stored generation is newer than the committer's."""
+class CommitFencedError(LeaseError):
+    """The commit was fenced off: the stored generation is newer than the committer's, or the
+    page was purged after this render started. The lease was still held; nothing changed."""
 
 
-class InvalidKeyError(StoreError, ValueError):
-    """A key or pointer that would escape its namespace (path traversal, bad characters)."""
+StaleGenerationError = CommitFencedError
+"""The former name of :class:`CommitFencedError` (kept for one release)."""
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+class InvalidKeyError(LambdaIsrError, ValueError):
+    """A key, prefix or pointer that cannot be stored: it would escape its namespace (path
+    traversal, bad characters) or exceed a backend's limit. A bad request or a programming
+    error, never a store outage: a request whose key is invalid is answered 400."""
 
 
 # --- runtime -------------------------------------------------------------------------------

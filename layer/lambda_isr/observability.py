@@ -8,12 +8,13 @@ the keys, after the response ended and the page was committed.
 
 The Tracer imports ``aws_xray_sdk`` (~300 ms), so it is created only when tracing is enabled:
 an explicit ``tracer``/``tracing=True``, or ``POWERTOOLS_TRACE_DISABLED`` set to a false value.
+Settings (service, namespace, tracing) resolve as every setting does (:mod:`lambda_isr.settings`)
+and can be injected whole (``settings=ObservabilitySettings(...)``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -24,10 +25,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambda_isr.clock import Clock
 from lambda_isr.isr.states import CacheState
 from lambda_isr.isr.trace import RequestTrace
+from lambda_isr.settings import (
+    ObservabilitySettings,
+    observability_settings,
+)
 
-DEFAULT_SERVICE = "lambda-isr"
-DEFAULT_NAMESPACE = "LambdaIsr"
-_FALSE = frozenset({"0", "false", "no", "off"})
 _BOUND_KEYS = (
     "function_request_id",
     "function_name",
@@ -47,10 +49,7 @@ STATE_METRICS = {
 
 
 def tracing_enabled(option: bool | None) -> bool:
-    if option is not None:
-        return option
-    value = os.environ.get("POWERTOOLS_TRACE_DISABLED")
-    return value is not None and value.strip().lower() in _FALSE
+    return observability_settings(tracing=option).tracing
 
 
 class Observability:
@@ -62,13 +61,14 @@ class Observability:
         tracer: Any = None,
         tracing: bool | None = None,
         service: str | None = None,
+        settings: ObservabilitySettings | None = None,
     ) -> None:
-        service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+        resolved = settings or observability_settings(service=service, tracing=tracing)
+        service = resolved.service
         self.logger = logger or Logger(service=service)
-        namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
-        self.metrics = metrics or Metrics(service=service, namespace=namespace)
+        self.metrics = metrics or Metrics(service=service, namespace=resolved.namespace)
         self._tracer = tracer
-        self._tracing = tracer is not None or tracing_enabled(tracing)
+        self._tracing = tracer is not None or resolved.tracing
         self._service = service
         self._cold = True
 

@@ -2,77 +2,19 @@
 
 from __future__ import annotations
 
-import http.client
 import os
-import queue
-import re
-import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lambda_isr.cli import build_parser
-from tests.dev.helpers import SITE, worker_environ
+from tests.dev.cli_support import Running, get, lambda_isr_dev
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str]
-    seen: list[str]
-
-    def until(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        for line in self.seen:
-            if match := re.search(pattern, line):
-                return match
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"{pattern!r} not in the output:\n" + "".join(self.seen))
-
-
-@contextmanager
-def lambda_isr_dev(tmp_path: Path, *args: str) -> Iterator[Running]:
-    root = tmp_path / "task"
-    shutil.copytree(SITE, root, ignore=shutil.ignore_patterns("__pycache__"))
-    command = [sys.executable, "-m", "lambda_isr.cli", "dev", *args, "--task-root", str(root)]
-    process = subprocess.Popen(
-        command, env=worker_environ(tmp_path), stderr=subprocess.PIPE, text=True, cwd=tmp_path
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    stderr = process.stderr
-
-    def read() -> None:
-        for line in stderr:
-            lines.put(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        yield Running(process, lines, [])
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        reader.join(5)
-        stderr.close()
 
 
 def _gone(pid: int) -> bool:
@@ -100,17 +42,6 @@ def _started(running: Running, count: int) -> tuple[str, list[int]]:
     return url, pids
 
 
-def _get(url: str, path: str) -> tuple[int, bytes]:
-    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def test_dev_is_a_subcommand_with_the_documented_defaults() -> None:
     args = build_parser().parse_args(["dev"])
     assert (args.handler, str(args.task_root), args.port, args.host, args.workers) == (
@@ -125,7 +56,7 @@ def test_banner_serves_then_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
         assert url.startswith("http://127.0.0.1:")
         store = running.until(r"store +(.*)").group(1)
         assert str(tmp_path / "store") in store
-        assert _get(url, "/slow") == (200, b"chunk 0\nchunk 1\nchunk 2\n")
+        assert get(url, "/slow") == (200, b"chunk 0\nchunk 1\nchunk 2\n")
         running.until(r"GET /slow 200 cache=- ttfb=[\d.]+ms total=[\d.]+ms bytes=24")
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(20) == 0
@@ -146,5 +77,44 @@ def test_bad_task_root_is_a_clear_error(tmp_path: Path) -> None:
         [sys.executable, "-m", "lambda_isr.cli", "dev", "--task-root", str(tmp_path / "nope")],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode == 1
-    assert "is not a directory" in done.stderr
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "--task-root" in done.stderr
+    assert "does not exist" in done.stderr
+
+
+def test_reload_serves_the_import_error_and_waits_for_a_fix(tmp_path: Path) -> None:
+    def break_it(root: Path) -> None:
+        (root / "app.py").write_text((root / "app.py").read_text() + "\ndef broken(:\n")
+
+    args = ("app.stream", "--port", "0", "--workers", "1", "--reload")
+    with lambda_isr_dev(tmp_path, *args, edit=break_it) as running:
+        running.until(r"cannot import the handler app\.stream .*UserCodeSyntaxError.*--reload")
+        url, _ = _started(running, 1)
+        for count in (1, 2):
+            status, body = get(url, "/slow")
+            assert status == 502
+            assert b"Runtime.UserCodeSyntaxError" in body
+            running.until(r"GET /slow 502", count=count)
+        source = tmp_path / "task" / "app.py"
+        source.write_text(source.read_text().replace("\ndef broken(:\n", ""))
+        running.until("reload: app.py changed; restarting the workers")
+        assert get(url, "/slow") == (200, b"chunk 0\nchunk 1\nchunk 2\n")
+        running.until(r"GET /slow 200")
+        # One start for the broken code, one after the fix: no restart loop in between.
+        assert running.text().count("worker 1 started") == 2
+        assert running.text().count("failed to start: Runtime.UserCodeSyntaxError") == 1
+
+
+def test_a_failed_render_logs_its_full_traceback(tmp_path: Path) -> None:
+    with lambda_isr_dev(tmp_path, "app.page", "--port", "0", "--workers", "1") as running:
+        url, _ = _started(running, 1)
+        status, _ = get(url, "/late?fail=late")
+        assert status == 200  # the head left before the render failed
+        running.until(r"GET /late\?fail=late 200")
+        running.until(r"RuntimeError: the template blew up late$")
+    log = running.text()
+    assert "Traceback (most recent call last):" in log
+    app = tmp_path / "task" / "app.py"
+    assert f'File "{app}", line ' in log
+    assert 'raise RuntimeError("the template blew up late")' in log

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
+import errno
 import json
 import os
+import socket
 from pathlib import Path
 
+import pytest
+
+from lambda_isr.cli import handler_spec
+from lambda_isr.dev.cli import listen_problem
 from lambda_isr.dev.log import AccessRecord, compact_worker_line
 from lambda_isr.dev.reload import changes, snapshot
 from lambda_isr.dev.responses import (
@@ -147,8 +154,28 @@ def test_worker_lines_are_compacted_for_the_dev_log() -> None:
     assert compact_worker_line(summary) is None
     assert compact_worker_line(emf) is None
     assert compact_worker_line(error) == (
-        "ERROR stream failed after the head was sent | RuntimeError: boom"
+        "ERROR stream failed after the head was sent | RuntimeError: boom\n"
+        "    Traceback (most recent call last):\n"
+        "      File x\n"
+        "    RuntimeError: boom"
     )
     assert compact_worker_line("print from a handler") == "print from a handler"
     assert compact_worker_line('{"not": "a log record"}') == '{"not": "a log record"}'
     assert compact_worker_line("{broken json") == "{broken json"
+
+
+def test_handler_argument_is_module_dot_function() -> None:
+    for good in ("app.handler", "pkg.mod.fn", "pkg/mod.fn"):
+        assert handler_spec(good) == good
+    for bad in ("handler", "app.", ".handler", "app.handler()", "my-app.handler"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"is not module\.function"):
+            handler_spec(bad)
+
+
+def test_listen_errors_name_the_option_to_change() -> None:
+    busy = OSError(errno.EADDRINUSE, "Address already in use")
+    assert "port 3000 on 127.0.0.1 is already in use" in listen_problem(busy, "127.0.0.1", 3000)
+    denied = OSError(errno.EACCES, "Permission denied")
+    assert "above 1023 with --port" in listen_problem(denied, "127.0.0.1", 80)
+    unknown = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert "--host nowhere (Name or service not known)" in listen_problem(unknown, "nowhere", 0)

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from lambda_isr.clock import Clock, FakeClock
+from lambda_isr.clock import Clock
 from lambda_isr.errors import StoreUnavailableError
 from lambda_isr.face import IsrFace, isr_face
 from lambda_isr.http.request import FaceRequest
@@ -28,6 +28,7 @@ from lambda_isr.store.contract import (
     StoredObject,
 )
 from lambda_isr.store.memory import MemoryHtmlStore, MemoryMetaStore
+from lambda_isr.testing import FakeClock
 
 
 class RecordingWriter(BufferedWriter):

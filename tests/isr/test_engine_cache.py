@@ -19,7 +19,8 @@ def test_miss_streams_then_stores_after_end_and_next_is_hit() -> None:
     assert first.status == 200
     assert first.body == b"<html>page /blog/hello-world #1</html>"
     assert first.headers["x-isr-cache"] == "miss"
-    assert first.headers["cache-status"] == "lambda-isr; fwd=miss; stored"
+    # The head leaves before anything is stored: it says only what is known then (no "stored").
+    assert first.headers["cache-status"] == "lambda-isr; fwd=miss"
     assert first.headers["cache-control"] == "private, no-cache"
     assert "etag" not in first.headers
     names = [entry[0] for entry in env.log]
@@ -44,7 +45,7 @@ def test_hit_remaining_freshness_and_html_read_in_a_new_process() -> None:
     env = make_env()
     stream(env, load_event("get"))
     env.clock.advance(45.5)
-    env.face.engine.bodies = type(env.face.engine.bodies)()  # a new process: cold body cache
+    env.face.driver.bodies = type(env.face.driver.bodies)()  # a new process: cold body cache
     hit = stream(env, load_event("get"))
     assert hit.headers["cache-status"] == "lambda-isr; hit; ttl=14"
     assert "s-maxage=14," in hit.headers["cache-control"]
@@ -58,7 +59,7 @@ def test_if_none_match_answers_304_without_body_or_html_read() -> None:
     env = make_env()
     stream(env, load_event("get"))
     etag = stream(env, load_event("get")).headers["etag"]
-    env.face.engine.bodies = type(env.face.engine.bodies)()
+    env.face.driver.bodies = type(env.face.driver.bodies)()
     for header in (etag, f"W/{etag}", f'"nope", {etag}', "*"):
         reply = stream(env, make_event(headers={"if-none-match": header}))
         assert reply.status == 304, header
@@ -95,7 +96,7 @@ def test_stale_and_lease_won_regenerates_and_streams() -> None:
     env.clock.advance(61)
     reply = stream(env, load_event("get"))
     assert reply.headers["x-isr-cache"] == "miss"
-    assert reply.headers["cache-status"] == "lambda-isr; fwd=stale; stored"
+    assert reply.headers["cache-status"] == "lambda-isr; fwd=stale"
     assert reply.body == b"<html>page /blog/hello-world #2</html>"
     record = env.meta.inner.get(key_for())
     assert record is not None
@@ -250,4 +251,4 @@ def test_foreign_record_without_size_streams_privately_and_is_not_copied_past_th
     assert reply.body == body
     assert reply.headers["cache-control"] == "private, no-cache"
     assert "cdn-cache-control" not in reply.headers
-    assert len(env.face.engine.bodies) == 0
+    assert len(env.face.driver.bodies) == 0

@@ -163,7 +163,7 @@ def test_pointer_to_missing_object_regenerates() -> None:
     record = env.meta.inner.get(key_for())
     assert record is not None
     env.html.inner.delete(record.html_key)
-    env.face.engine.bodies = type(env.face.engine.bodies)()
+    env.face.driver.bodies = type(env.face.driver.bodies)()
     reply = stream(env, load_event("get"))
     assert reply.headers["x-isr-cache"] == "miss"
     assert len(env.renders) == 2
@@ -172,7 +172,7 @@ def test_pointer_to_missing_object_regenerates() -> None:
 def test_html_store_outage_is_a_miss() -> None:
     env = make_env()
     stream(env, load_event("get"))
-    env.face.engine.bodies = type(env.face.engine.bodies)()
+    env.face.driver.bodies = type(env.face.driver.bodies)()
     env.html.open_error = down()
     reply = stream(env, load_event("get"))
     assert reply.headers["x-isr-cache"] == "miss"
@@ -218,7 +218,7 @@ def test_lost_lease_at_commit_is_logged_not_served_as_error() -> None:
         taken["lease"] = env.meta.inner.try_acquire_lease(key_for(), 15)
 
     env = make_env(slow)
-    env.face.engine.keeper_poll = 3600
+    env.face.driver.keeper_poll = 3600
     reply = stream(env, load_event("get"))
     assert isinstance(taken["lease"], Lease)
     assert reply.status == 200

@@ -21,6 +21,7 @@ EXPECTED = {
     "authorization": (200, "bypass"),
     "cookies": (200, "bypass"),
     "get": (200, "miss"),
+    "get-post": (200, "miss"),
     "get-if-none-match": (200, "miss"),
     "head": (200, "bypass"),
     "malformed": (400, "bypass"),
@@ -90,7 +91,6 @@ def _gen(request: FaceRequest) -> Iterator[bytes]:
 SHAPES: dict[str, tuple[Any, bytes]] = {
     "str": (lambda r: "<p>s</p>", b"<p>s</p>"),
     "bytes": (lambda r: b"\xff\x00", b"\xff\x00"),
-    "none": (lambda r: None, b""),
     "list": (lambda r: ["a", b"b"], b"ab"),
     "generator": (_gen, b"<b>bytes</b>"),
     "async generator": (_agen, b"<a>sync</a>"),
@@ -110,9 +110,31 @@ def test_face_return_shapes(shape: str) -> None:
     assert raw == body
 
 
-def test_wrong_return_type_is_an_early_failure() -> None:
-    env = make_env(lambda r: 42)
-    assert stream(env, load_event("get")).status == 500
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        (42, "int"),
+        (None, "None"),
+        ({"statusCode": 200, "body": "x"}, "dict"),
+        (FaceResult(body={"a": 1}), "dict"),
+        (iter([1, 2]), "int"),
+    ],
+)
+def test_wrong_return_values_are_type_errors_naming_the_face_never_cached(
+    value: object, named: str
+) -> None:
+    def wrong(request: object) -> object:
+        return value
+
+    env = make_env(wrong)
+    writer = stream(env, load_event("get"))
+    assert writer.status == 500
+    assert writer.headers["cache-control"] == "no-store"
+    assert env.meta.calls.get("commit", 0) == 0
+    text = env.logs.getvalue()
+    assert "TypeError" in text
+    assert "face tests.isr.helpers.make_env.<locals>.face_fn" in text  # the face is named
+    assert named in text  # and what it returned
 
 
 def test_face_result_headers_are_validated_before_the_head() -> None:

@@ -84,11 +84,25 @@ def test_32_requests_on_a_new_key_render_once_without_errors(
             assert held.acquire(timeout=60)
         yield "<p>the one render</p>"
 
+    waiting: set[int] = set()
+    guard = threading.Lock()
+
+    def on_acquire(result: object) -> None:
+        # Count each waiting request once: a waiter retries the lease every 0.5 s.
+        if isinstance(result, LeaseHeld):
+            with guard:
+                if threading.get_ident() not in waiting:
+                    waiting.add(threading.get_ident())
+                    held.release()
+
     env = _env(ddb_local_table, tmp_path, face, contention=ContentionPolicy.WAIT, wait_timeout=60)
-    env.meta.on_acquire = lambda r: held.release() if isinstance(r, LeaseHeld) else None
+    env.meta.on_acquire = on_acquire
     replies = _all(env)
     assert len(env.renders) == 1
-    assert sorted(r.headers["x-isr-cache"] for r in replies) == ["miss"] + ["wait-hit"] * 31
+    states = sorted(r.headers["x-isr-cache"] for r in replies)
+    # Invariants, not one schedule: one render, everyone else served its generation.
+    assert states.count("miss") == 1
+    assert set(states) <= {"miss", "wait-hit", "hit"}
     assert {r.body for r in replies} == {b"<p>the one render</p>"}
     assert all(r.ended and r.error is None and r.status == 200 for r in replies)
 
@@ -104,7 +118,7 @@ def test_slow_render_keeps_its_lease(ddb_local_table: DdbTable, tmp_path: Path) 
         yield "<p>done</p>"
 
     env = _env(ddb_local_table, tmp_path, face, lease_seconds=2)
-    env.face.engine.keeper_poll = 0.1
+    env.face.driver.keeper_poll = 0.1
     reply = stream(env, load_event("get"))
     assert reply.body == b"<p>slow</p><p>done</p>"
     assert isinstance(seen["contender"], LeaseHeld)
@@ -148,7 +162,7 @@ def test_moto_dynamodb_and_s3_pair(moto_ddb_table: DdbTable, moto_s3_bucket: S3B
     html = S3HtmlStore(moto_s3_bucket.name, client=moto_s3_bucket.client)
     env = make_env(clock=SystemClock(), meta_store=meta, html_store=html)
     miss = stream(env, load_event("get"))
-    env.face.engine.bodies = type(env.face.engine.bodies)()
+    env.face.driver.bodies = type(env.face.driver.bodies)()
     hit = stream(env, load_event("get"))
     assert (miss.headers["x-isr-cache"], hit.headers["x-isr-cache"]) == ("miss", "hit")
     assert hit.body == miss.body

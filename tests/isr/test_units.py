@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import InvalidEventError, TenantRequiredError
 from lambda_isr.http.request import FaceRequest, Headers
 from lambda_isr.isr import policy
@@ -20,6 +19,7 @@ from lambda_isr.isr.render import start_render
 from lambda_isr.isr.states import CacheState
 from lambda_isr.store.contract import CacheRecord, Lease
 from lambda_isr.store.memory import MemoryMetaStore
+from lambda_isr.testing import FakeClock
 
 
 @pytest.mark.parametrize(
@@ -111,22 +111,6 @@ def _record(key: str, digest: str) -> CacheRecord:
     return CacheRecord(key, f"isr/{digest}.html", 0.0, 60, content_hash=digest)
 
 
-def test_body_cache_is_bounded_lru() -> None:
-    cache = BodyCache(max_bytes=10, max_item_bytes=6, max_records=2)
-    cache.put(_record("k1", "a"), b"12345")
-    cache.put(_record("k2", "b"), b"1234")
-    assert cache.get(_record("k1", "a")) == b"12345"  # a is now most recent
-    cache.put(_record("k3", "c"), b"123")
-    assert cache.get(_record("k2", "b")) is None
-    assert cache.size == 8
-    cache.put(_record("k4", "d"), b"1234567")  # larger than an item may be
-    assert cache.get(_record("k4", "d")) is None
-    for key in ("k1", "k2", "k3"):
-        cache.remember(_record(key, key))
-    assert cache.last("k1") is None
-    assert cache.last("k3") is not None
-
-
 def test_body_cache_is_keyed_by_the_pointer_not_by_extra_attributes() -> None:
     """A writer that moves ``s3_key`` but leaves lambda-isr's ``content_hash`` behind must not
     get the previous body served under the new pointer."""
@@ -146,13 +130,13 @@ def test_render_pulls_only_the_first_chunk_unless_buffered() -> None:
             pulled.append(i)
             yield "" if i == 0 else str(i)
 
-    stream = start_render(face, 0, buffered=False)
+    stream = start_render(face, 0, eager=False)
     assert stream.prefetched == [b"1"]
     assert pulled == [0, 1]
     assert list(stream.chunks()) == [b"1", b"2"]
     stream.close()
     pulled.clear()
-    buffered = start_render(face, 0, buffered=True)
+    buffered = start_render(face, 0, eager=True)
     assert pulled == [0, 1, 2]
     assert buffered.prefetched == [b"1", b"2"]
     buffered.close()
@@ -177,7 +161,7 @@ def test_render_closes_abandoned_generators() -> None:
             closed.append("async")
 
     for face in (sync_face, async_face):
-        start_render(face, 0, buffered=False).close()
+        start_render(face, 0, eager=False).close()
     assert closed == ["sync", "async"]
 
 
@@ -188,7 +172,7 @@ def test_render_first_chunk_failure_propagates() -> None:
         yield "never"
 
     with pytest.raises(ValueError, match="boom"):
-        start_render(face, 0, buffered=False)
+        start_render(face, 0, eager=False)
 
 
 def test_lease_keeper_refreshes_after_half_the_lease_only() -> None:

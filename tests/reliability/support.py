@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.http.request import FaceRequest
 from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.store.contract import HtmlStore, Lease, MetaStore
 from lambda_isr.store.faults import FaultPlan, FaultyHtmlStore, FaultyMetaStore
 from lambda_isr.store.memory import MemoryHtmlStore, MemoryMetaStore
+from lambda_isr.testing import FakeClock
 from tests.isr.helpers import HOST, Env, FakeContext, RecordingWriter, make_env
 from tests.support.events import make_event
 
@@ -120,7 +120,7 @@ def make_rig(
     if not body_cache:
         # Set on the engine: ``isr_face(body_cache=BodyCache(...))`` is ignored when the cache
         # is empty (see test_body_cache_option_is_honoured).
-        env.face.engine.bodies = BodyCache(max_bytes=0)
+        env.face.driver.bodies = BodyCache(max_bytes=0)
     return Rig(env, plan, meta, html, pages)
 
 

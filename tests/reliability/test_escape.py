@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import InvalidEventError, InvalidKeyError
 from lambda_isr.isr.config import TrailingSlash
 from lambda_isr.isr.keys import normalise_path
@@ -21,6 +20,7 @@ from lambda_isr.store.files import FileHtmlStore
 from lambda_isr.store.keys import check_object_key, html_object_key
 from lambda_isr.store.memory import MemoryHtmlStore
 from lambda_isr.store.s3 import S3HtmlStore
+from lambda_isr.testing import FakeClock
 from tests.conftest import S3Bucket
 from tests.reliability.support import Rig, make_rig, page
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import ConfigError, StoreUnavailableError
 from lambda_isr.store.contract import CacheRecord, HtmlStore, Lease, MetaStore
 from lambda_isr.store.faults import (
@@ -16,6 +15,7 @@ from lambda_isr.store.faults import (
     InjectedFaultError,
 )
 from lambda_isr.store.memory import MemoryHtmlStore, MemoryMetaStore
+from lambda_isr.testing import FakeClock
 
 
 def _stores(plan: FaultPlan, chunk_size: int | None = 4) -> tuple[FaultyMetaStore, FaultyHtmlStore]:

@@ -17,7 +17,6 @@ from aws_lambda_powertools import Logger, Metrics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import InvalidEventError, TenantRequiredError
 from lambda_isr.face import isr_face
 from lambda_isr.http.request import FaceRequest, parse_event
@@ -25,6 +24,7 @@ from lambda_isr.isr.keys import build_key
 from lambda_isr.store.contract import Store
 from lambda_isr.store.faults import FaultPlan, FaultyHtmlStore, FaultyMetaStore
 from lambda_isr.store.memory import MemoryHtmlStore, MemoryMetaStore
+from lambda_isr.testing import FakeClock
 from tests.isr.helpers import FakeContext
 from tests.reliability.support import assert_clean
 from tests.support.events import make_event

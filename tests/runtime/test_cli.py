@@ -14,11 +14,11 @@ from lambda_isr import cli
 
 HANDLER = """
 import time
-from lambda_isr.runtime.stream import Head, streaming
+from lambda_isr.runtime.stream import ResponseHead, streaming
 
 @streaming
 def page(event, context):
-    yield Head(200, {"content-type": "text/html"}, ["s=1"])
+    yield ResponseHead(200, {"content-type": "text/html"}, ["s=1"])
     yield "<p>one</p>"
     time.sleep(0.2)
     yield "<p>two</p>"

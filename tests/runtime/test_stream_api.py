@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from lambda_isr.errors import HeaderValueError, ResponseStateError
-from lambda_isr.runtime.stream import STREAM_ATTRIBUTE, Head, StreamingResponse, streaming
+from lambda_isr.runtime.stream import STREAM_ATTRIBUTE, ResponseHead, StreamingResponse, streaming
 from lambda_isr.runtime.writer import BufferedWriter, ResponseWriter
 
 
 def test_generator_handler_buffered_with_head() -> None:
     @streaming
-    def handler(event: Any, context: Any) -> Iterator[Head | str | bytes]:
-        yield Head(404, {"content-type": "text/plain"}, ["a=1"])
+    def handler(event: Any, context: Any) -> Iterator[ResponseHead | str | bytes]:
+        yield ResponseHead(404, {"content-type": "text/plain"}, ["a=1"])
         yield "not "
         yield b"found"
 
@@ -64,9 +64,9 @@ def test_async_handlers_buffered() -> None:
 
 def test_errors_propagate_under_the_stock_runtime() -> None:
     @streaming
-    def late_head(event: Any, context: Any) -> Iterator[Head | str]:
+    def late_head(event: Any, context: Any) -> Iterator[ResponseHead | str]:
         yield "body"
-        yield Head(500)
+        yield ResponseHead(500)
 
     @streaming
     def bad_header(event: Any, context: Any) -> StreamingResponse:
@@ -106,3 +106,9 @@ def test_runtime_import_does_not_pull_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+def test_head_is_a_deprecated_alias_of_response_head() -> None:
+    import lambda_isr  # noqa: PLC0415
+
+    assert lambda_isr.Head is lambda_isr.ResponseHead is ResponseHead

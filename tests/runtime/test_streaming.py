@@ -11,12 +11,12 @@ import h11
 import pytest
 
 from lambda_isr.runtime.recording import (
-    BodyChunk,
     InvocationErrorEvent,
     PendingInvocation,
+    RecordedChunk,
     StreamEnd,
 )
-from lambda_isr.runtime.stream import Head, StreamingResponse, streaming
+from lambda_isr.runtime.stream import ResponseHead, StreamingResponse, streaming
 from lambda_isr.runtime.writer import ResponseWriter
 from tests.support.fake_runtime_api import FakeRuntimeApi, run_in_process
 
@@ -46,8 +46,8 @@ def test_chunks_leave_as_they_are_written(api: FakeRuntimeApi) -> None:
 
 def test_prelude_and_delimiter_are_separate_chunks_and_headers_exact(api: FakeRuntimeApi) -> None:
     @streaming
-    def handler(event: Any, context: Any) -> Iterator[Head | str]:
-        yield Head(201, {"Content-Type": "text/plain"})
+    def handler(event: Any, context: Any) -> Iterator[ResponseHead | str]:
+        yield ResponseHead(201, {"Content-Type": "text/plain"})
         yield "hi"
 
     request = api.request_for(one(api, handler))
@@ -125,7 +125,8 @@ def test_cancelled_async_handler_mid_stream_ends_with_trailers_and_the_loop_goes
     first, second = run_in_process(api, handler, [{"cancel": True}, {}])
     assert first.body == b"<html>partial"
     assert isinstance(first.final, StreamEnd)
-    assert first.final.error_type == "CancelledError"
+    # The cancellation became an ordinary failure (BodyCancelledError, from CancelledError).
+    assert first.final.error_type == "BodyCancelledError"
     assert second.body == b"<html>partial</html>"
     assert isinstance(second.final, StreamEnd)
     assert second.final.error_type is None
@@ -217,8 +218,8 @@ def test_non_json_event_gets_400_for_stream_handlers(api: FakeRuntimeApi) -> Non
 
 def test_async_generator_and_coroutine_handlers(api: FakeRuntimeApi) -> None:
     @streaming
-    async def agen(event: Any, context: Any) -> AsyncIterator[Head | str]:
-        yield Head(202, {"content-type": "text/plain"})
+    async def agen(event: Any, context: Any) -> AsyncIterator[ResponseHead | str]:
+        yield ResponseHead(202, {"content-type": "text/plain"})
         yield "a"
         yield "b"
 
@@ -267,4 +268,4 @@ def test_writer_style_streams_each_write(api: FakeRuntimeApi) -> None:
     assert [c.data for c in pending.body_chunks] == [b"<p>", b"hello", b"</p>"]
     assert pending.prelude is not None
     assert pending.prelude.cookies == ["s=1"]
-    assert all(isinstance(e, BodyChunk) for e in pending.body_chunks)
+    assert all(isinstance(e, RecordedChunk) for e in pending.body_chunks)

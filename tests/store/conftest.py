@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.store.contract import HtmlStore, MetaStore
 from lambda_isr.store.dynamodb import DynamoDbMetaStore
 from lambda_isr.store.files import FileHtmlStore
 from lambda_isr.store.memory import MemoryHtmlStore, MemoryMetaStore
 from lambda_isr.store.s3 import S3HtmlStore
 from lambda_isr.store.sqlite import SqliteMetaStore
+from lambda_isr.testing import FakeClock
 from tests.conftest import DdbTable, S3Bucket
 
 META_BACKENDS = ["memory", "sqlite", "moto", "ddb_local"]

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import (
     ConfigError,
     InvalidKeyError,
@@ -18,6 +17,7 @@ from lambda_isr.errors import (
 from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld
 from lambda_isr.store.dynamodb import DynamoDbMetaStore
 from lambda_isr.store.keys import cache_key_hash
+from lambda_isr.testing import FakeClock
 from tests.conftest import DdbTable
 from tests.store.conftest import counting_tokens
 

@@ -13,11 +13,11 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import ConfigError, LeaseNotOwnedError, StoreUnavailableError
 from lambda_isr.store import _aws, config
 from lambda_isr.store.contract import CacheRecord, Lease
 from lambda_isr.store.dynamodb import DynamoDbMetaStore
+from lambda_isr.testing import FakeClock
 from tests.support.ddb_local import REGION, free_port
 
 KEY = "k"

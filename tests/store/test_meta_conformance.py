@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_isr.errors import LeaseNotOwnedError, StaleGenerationError
+from lambda_isr.errors import LeaseError, LeaseNotOwnedError, StaleGenerationError
 from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld, MetaStore
 from tests.store.conftest import MetaHarness
 
@@ -183,8 +183,10 @@ def test_generation_fencing(meta_harness: MetaHarness) -> None:
     assert newest.generated_at == 1600.0
 
 
-def test_stale_generation_is_a_lease_error() -> None:
-    assert issubclass(StaleGenerationError, LeaseNotOwnedError)
+def test_a_fenced_commit_is_its_own_kind_of_lease_error() -> None:
+    # A fenced-off commit is its own kind, beside a lost lease (never caught as one).
+    assert not issubclass(StaleGenerationError, LeaseNotOwnedError)
+    assert issubclass(StaleGenerationError, LeaseError)
 
 
 def test_soft_purge(meta_harness: MetaHarness) -> None:

@@ -8,7 +8,6 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.store import _ddb_item
 from lambda_isr.store.contract import CacheRecord, Lease
 from lambda_isr.store.keys import (
@@ -19,6 +18,7 @@ from lambda_isr.store.keys import (
     partition_key,
 )
 from lambda_isr.store.sqlite import SqliteMetaStore
+from lambda_isr.testing import FakeClock
 
 header_names = st.text(string.ascii_lowercase + "-", min_size=1, max_size=20)
 header_values = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=40)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.store.dynamodb import DynamoDbMetaStore
 from lambda_isr.store.sqlite import SqliteMetaStore
+from lambda_isr.testing import FakeClock
 from tests.support.ddb_local import DynamoDbLocal, create_table
 from tests.support.lease_race import ContenderResult, contend, race_key, sqlite_contender
 

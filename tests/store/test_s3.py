@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import ConfigError, StoreUnavailableError
 from lambda_isr.store.s3 import S3HtmlStore
+from lambda_isr.testing import FakeClock
 from tests.conftest import S3Bucket
 
 KEY = "default::/p"

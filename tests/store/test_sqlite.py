@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import ConfigError, StoreUnavailableError
 from lambda_isr.store.contract import CacheRecord, Lease
 from lambda_isr.store.keys import cache_key_hash
 from lambda_isr.store.sqlite import SqliteMetaStore
+from lambda_isr.testing import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def test_forked_child_uses_its_own_connection(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, sys
-        from lambda_isr.clock import FakeClock
+        from lambda_isr.testing import FakeClock
         from lambda_isr.store.contract import Lease, LeaseHeld
         from lambda_isr.store.sqlite import SqliteMetaStore
         store = SqliteMetaStore({str(tmp_path / "m.sqlite3")!r}, clock=FakeClock())

@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lambda_isr.clock import FakeClock
 from lambda_isr.errors import LeaseNotOwnedError
 from lambda_isr.store.contract import CacheRecord, Lease, MetaStore
 from lambda_isr.store.sqlite import SqliteMetaStore
+from lambda_isr.testing import FakeClock
 
 
 class Barrier(Protocol):

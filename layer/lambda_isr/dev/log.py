@@ -59,9 +59,10 @@ _SUMMARY_MESSAGE = "lambda-isr request"
 def compact_worker_line(line: str) -> str | None:
     """A worker's output line as the dev log shows it.
 
-    Powertools JSON log lines become ``LEVEL message`` (plus the exception's last line), EMF
-    metric lines and lambda-isr's per-request summary (the access line says the same) are
-    dropped, anything else (prints, tracebacks, text logs) is kept as it is.
+    Powertools JSON log lines become ``LEVEL message`` (plus the exception's last line, then
+    its whole traceback, indented, on the following lines), EMF metric lines and lambda-isr's
+    per-request summary (the access line says the same) are dropped, anything else (prints,
+    tracebacks, text logs) is kept as it is.
     """
     stripped = line.strip()
     if not stripped.startswith("{"):
@@ -82,5 +83,6 @@ def compact_worker_line(line: str) -> str | None:
     text = f"{level} {message}"
     exception = record.get("exception")
     if isinstance(exception, str) and exception.strip():
-        text += f" | {exception.strip().splitlines()[-1]}"
+        lines = exception.strip().splitlines()
+        text += f" | {lines[-1]}" + "".join(f"\n    {line}" for line in lines)
     return text

@@ -4,9 +4,10 @@ The supervisor thread is the only one that spawns processes (see :mod:`.workers`
 ``PR_SET_PDEATHSIG``). It replaces:
 
 - a worker that died during an invocation (a crash): at once, and requests wait for it;
-- a worker that died before its first invocation (init error, import crash): after a backoff,
-  and meanwhile requests are handed that dead worker so they get its init error, as Lambda
-  retries init on the next invoke;
+- a worker that failed at startup (init error, import crash): after a backoff, and meanwhile
+  requests are handed that dead worker so they get its init error, as Lambda retries init on
+  the next invoke. With ``hold_failed`` (``--reload``) it is not retried until the code changes
+  (:meth:`WorkerPool.restart`): requests keep getting its init error, nothing restart-loops;
 - a worker from an older generation (``--reload``): once it is idle.
 """
 
@@ -37,7 +38,7 @@ class Slot:
 
 
 @dataclass(frozen=True, slots=True)
-class Lease:
+class WorkerLease:
     """A worker handed to one request; give it back with :meth:`WorkerPool.release`."""
 
     slot: Slot
@@ -45,12 +46,21 @@ class Lease:
 
 
 class WorkerPool:
-    def __init__(self, spec: WorkerSpec, size: int, log: DevLog, *, poll: float = 0.05) -> None:
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        size: int,
+        log: DevLog,
+        *,
+        poll: float = 0.05,
+        hold_failed: bool = False,
+    ) -> None:
         if size < 1:
             raise ValueError("the pool needs at least one worker")
         self.spec = spec
         self.log = log
         self.poll = poll
+        self.hold_failed = hold_failed
         self.generation = 0
         self.slots = [Slot(i + 1) for i in range(size)]
         self._cond = threading.Condition()
@@ -83,6 +93,7 @@ class WorkerPool:
         """Replace every worker (each once it is idle): used by ``--reload``."""
         with self._cond:
             self.generation += 1
+            self._last_init_error = None  # the new code's error is worth logging again
             self._cond.notify_all()
 
     def pids(self) -> list[int]:
@@ -91,7 +102,7 @@ class WorkerPool:
 
     # --- requests ------------------------------------------------------------------------------
 
-    def acquire(self, timeout: float) -> Lease | None:
+    def acquire(self, timeout: float) -> WorkerLease | None:
         """An idle worker (least recently used first), or None after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -99,7 +110,10 @@ class WorkerPool:
                 lease = self._pick()
                 if lease is not None:
                     lease.slot.busy = True
-                    lease.worker.invoked = True
+                    if lease.worker.exit_code() is None:
+                        lease.worker.invoked = True
+                    elif not self.hold_failed:
+                        lease.slot.retry_at = 0.0  # Lambda retries init on the next invoke
                     return lease
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -107,7 +121,7 @@ class WorkerPool:
                 self._cond.wait(min(remaining, 0.25))
         return None
 
-    def release(self, lease: Lease) -> None:
+    def release(self, lease: WorkerLease) -> None:
         with self._cond:
             slot = lease.slot
             slot.busy = False
@@ -117,7 +131,7 @@ class WorkerPool:
                 slot.startup_failures = 0
             self._cond.notify_all()
 
-    def _pick(self) -> Lease | None:
+    def _pick(self) -> WorkerLease | None:
         live: list[tuple[Slot, Worker]] = []
         failed: list[tuple[Slot, Worker]] = []
         for slot in self.slots:
@@ -128,7 +142,7 @@ class WorkerPool:
                 continue  # code changed: its replacement is on the way
             if worker.exit_code() is None:
                 live.append((slot, worker))
-            elif not worker.invoked:
+            elif _failed_at_startup(worker):
                 # It failed at startup and its replacement is in backoff: hand it out so the
                 # request reports why. A worker that crashed in an invocation is being replaced.
                 failed.append((slot, worker))
@@ -136,7 +150,7 @@ class WorkerPool:
         if not group:
             return None
         slot, worker = min(group, key=lambda pair: pair[0].released_at)
-        return Lease(slot, worker)
+        return WorkerLease(slot, worker)
 
     # --- the supervisor ------------------------------------------------------------------------
 
@@ -153,7 +167,9 @@ class WorkerPool:
         if not worker.exit_reported:
             worker.exit_reported = True
             self._report_exit(slot, worker)
-        return worker.invoked or now >= slot.retry_at
+        if not _failed_at_startup(worker):
+            return True  # crashed in an invocation: replace it at once
+        return not self.hold_failed and now >= slot.retry_at
 
     def _supervise(self) -> None:
         while not self._stopping.is_set():
@@ -191,7 +207,7 @@ class WorkerPool:
             self.log.line(f"worker {slot.index} started (pid {worker.pid})")
 
     def _report_exit(self, slot: Slot, old: Worker) -> None:
-        if old.invoked:
+        if not _failed_at_startup(old):
             self.log.line(f"worker {slot.index} (pid {old.pid}) died: {old.describe_exit()}")
             return
         slot.startup_failures += 1
@@ -201,4 +217,10 @@ class WorkerPool:
         if error != self._last_init_error:
             self._last_init_error = error
             detail = f"{error[0]}: {error[1]}" if error else old.describe_exit()
-            self.log.line(f"worker {slot.index} failed to start: {detail}")
+            wait = "; waiting for a code change (--reload)" if self.hold_failed else ""
+            self.log.line(f"worker {slot.index} failed to start: {detail}{wait}")
+
+
+def _failed_at_startup(worker: Worker) -> bool:
+    """It exited before any invocation reached it, or it posted an init error."""
+    return not worker.invoked or worker.init_error() is not None

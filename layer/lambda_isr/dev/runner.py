@@ -20,7 +20,7 @@ from lambda_isr.dev.log import DevLog
 from lambda_isr.dev.pool import WorkerPool
 from lambda_isr.dev.reload import Reloader
 from lambda_isr.dev.server import DevHttpServer
-from lambda_isr.dev.workers import WRAPPER, WorkerSpec
+from lambda_isr.dev.workers import WRAPPER, WorkerSpec, check_import
 from lambda_isr.store.config import DEFAULT_DIR, ENV_BUCKET, ENV_DIR, ENV_PREFIX, ENV_TABLE
 
 
@@ -72,7 +72,8 @@ class DevServer:
             base_env=config.environ,
             timeout=config.timeout,
         )
-        self.pool = WorkerPool(self.spec, config.workers, self.log)
+        # With --reload, a worker that cannot start waits for a code change (no restart loop).
+        self.pool = WorkerPool(self.spec, config.workers, self.log, hold_failed=config.reload)
         self.http = DevHttpServer((config.host, config.port), self.pool, self.log)
         self.reloader = (
             Reloader(task_root, self._reload, interval=config.reload_interval)
@@ -99,6 +100,10 @@ class DevServer:
             lines.append(f"  reload   watching {s.task_root}")
         lines.append("Ctrl-C to stop")
         return "\n".join(lines)
+
+    def check_handler(self) -> tuple[str, str] | None:
+        """Import the handler in a throwaway process: None, or ``(errorType, errorMessage)``."""
+        return check_import(self.spec, timeout=max(self.config.timeout, 30.0))
 
     def start(self) -> Self:
         self.spec.store_dir.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -31,6 +32,28 @@ WRAPPER = LAYER_DIR / "lambda-isr-wrapper"
 BOOTSTRAP = "/var/runtime/bootstrap.py"  # what Lambda passes to the wrapper; never opened
 FUNCTION_NAME = "lambda-isr-dev"
 _PR_SET_PDEATHSIG = 1
+_CHECK_MARK = "lambda-isr-import-check:"
+# Imports the handler the way the runtime loop does, in a throwaway process (the dev server
+# itself never imports user code), and prints the outcome on a marked last line. An exception
+# raised while importing is located at its innermost frame in the task root.
+_CHECK = """
+import json, sys, traceback
+from lambda_isr.errors import HandlerLoadError
+from lambda_isr.runtime.loader import load_handler
+handler, root, mark = sys.argv[1:4]
+try:
+    load_handler(handler, root)
+    problem = None
+except HandlerLoadError as exc:
+    problem = [exc.error_type, str(exc)]
+except BaseException as exc:
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if f.filename.startswith(root + "/")] or frames
+    where = f" ({mine[-1].filename}, line {mine[-1].lineno})" if mine else ""
+    problem = [type(exc).__name__, f"{exc}{where}"]
+sys.stdout.flush()
+print("\\n" + mark + json.dumps(problem), flush=True)
+"""
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,37 @@ class WorkerSpec:
             }
         )
         return env
+
+
+def check_import(spec: WorkerSpec, timeout: float = 60.0) -> tuple[str, str] | None:
+    """Import the handler as a worker would, in a subprocess with the worker's environment.
+
+    None when it imports; else ``(errorType, errorMessage)`` with the stock runtime's types.
+    """
+    command = [spec.python, "-c", _CHECK, spec.handler, str(spec.task_root), _CHECK_MARK]
+    try:
+        done = subprocess.run(
+            command,
+            env=spec.environ("127.0.0.1:9"),  # never called while importing
+            cwd=spec.task_root,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "Runtime.InitTimeout", f"importing {spec.handler} took longer than {timeout:g}s"
+    out = done.stdout.decode("utf-8", "replace")
+    marked = [line for line in out.splitlines() if line.startswith(_CHECK_MARK)]
+    if not marked:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        detail = f": {tail[0]}" if tail else ""
+        return "Runtime.ExitError", f"importing exited with status {done.returncode}{detail}"
+    problem = json.loads(marked[-1].removeprefix(_CHECK_MARK))
+    if problem is None:
+        return None
+    kind, message = problem
+    return str(kind), " ".join(str(message).split())  # one line
 
 
 def _parent_death_hook() -> Callable[[], None] | None:
@@ -180,4 +234,4 @@ class Worker:
             for raw in iter(stream.readline, b""):
                 shown = compact_worker_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
                 if shown is not None:
-                    self._log.line(prefix + shown)
+                    self._log.line("\n".join(prefix + line for line in shown.split("\n")))

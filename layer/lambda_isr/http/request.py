@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,12 @@ from lambda_isr.errors import InvalidEventError
 
 MAX_PATH_LENGTH = 8_192
 _METHOD_RE = re.compile(r"^[A-Za-z]{1,16}$")
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+"""A request id safe in a header and a log line; always matched in full (``fullmatch``: ``$``
+would accept a trailing newline)."""
 
 
-class Headers(Mapping[str, str]):
+class RequestHeaders(Mapping[str, str]):
     """Immutable, case-insensitive request headers (repeats are already comma-joined)."""
 
     __slots__ = ("_items",)
@@ -43,13 +46,17 @@ class Headers(Mapping[str, str]):
         return len(self._items)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Headers) and self._items == other._items
+        return isinstance(other, RequestHeaders) and self._items == other._items
 
     def __hash__(self) -> int:
         return hash(frozenset(self._items.items()))
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"RequestHeaders({self._items!r})"
+
+
+Headers = RequestHeaders
+"""Former name of :class:`RequestHeaders` (kept for one release)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,8 @@ class FaceRequest:
     source_ip: str = ""
     context: Any = field(default=None, compare=False, repr=False)
     """The Lambda context object (``None`` outside Lambda)."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Route parameters (``FaceApp``): each percent-decoded once; empty for ``@isr_face``."""
 
     @property
     def host(self) -> str:
@@ -88,25 +97,29 @@ class FaceRequest:
         return response_request_id(self.headers.get("x-request-id"), self.request_id, self.context)
 
 
+def valid_request_id(value: object) -> str | None:
+    """``value`` when it is a well-formed request id (matched in full), else ``None``."""
+    if isinstance(value, str) and _REQUEST_ID_RE.fullmatch(value):
+        return value
+    return None
+
+
 def response_request_id(inbound: object, function_url_id: object, context: object) -> str:
-    if isinstance(inbound, str) and _REQUEST_ID_RE.match(inbound):
-        return inbound
-    if isinstance(function_url_id, str) and _REQUEST_ID_RE.match(function_url_id):
-        return function_url_id
-    lambda_id = getattr(context, "aws_request_id", None)
-    if isinstance(lambda_id, str) and _REQUEST_ID_RE.match(lambda_id):
-        return lambda_id
-    return "unknown"
+    """The first well-formed id of: the inbound ``x-request-id``, the Function URL request id,
+    the Lambda request id; a fresh one when none is (a malformed id is ignored, never echoed)."""
+    for candidate in (inbound, function_url_id, getattr(context, "aws_request_id", None)):
+        rid = valid_request_id(candidate)
+        if rid is not None:
+            return rid
+    return str(uuid.uuid4())
 
 
 def event_request_id(event: object) -> str:
-    """``requestContext.requestId`` of a raw event, or ``""`` (never raises)."""
+    """``requestContext.requestId`` of a raw event when well-formed, or ``""`` (never raises)."""
     if isinstance(event, Mapping):
         ctx = event.get("requestContext")
         if isinstance(ctx, Mapping):
-            rid = ctx.get("requestId")
-            if isinstance(rid, str):
-                return rid
+            return valid_request_id(ctx.get("requestId")) or ""
     return ""
 
 
@@ -220,13 +233,13 @@ def parse_event(event: object, context: object = None) -> FaceRequest:
             headers["host"] = domain
     raw_query, query = _parse_query(event)
     source_ip = http.get("sourceIp", "")
-    request_id = rc.get("requestId", "")
+    request_id = valid_request_id(rc.get("requestId")) or ""
     return FaceRequest(
         method=method.upper(),
         path=path,
         raw_query=raw_query,
         query=query,
-        headers=Headers(headers),
+        headers=RequestHeaders(headers),
         cookies=_parse_cookies(event, headers),
         body=_parse_body(event),
         request_id=request_id if isinstance(request_id, str) else "",

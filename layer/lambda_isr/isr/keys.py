@@ -15,12 +15,15 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, urlencode
 
 from lambda_isr.errors import InvalidEventError, TenantRequiredError
-from lambda_isr.http.request import FaceRequest, Headers
+from lambda_isr.http.request import FaceRequest, RequestHeaders
 from lambda_isr.isr.config import TENANT_HEADERS, KeyConfig, TrailingSlash
 
 _SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization")
 _HOST_RE = re.compile(r"^[a-z0-9.-]{1,253}$")
+_CANONICAL_PATH_RE = re.compile(r"^(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~!$&'()*+,;=:@-]+)*$")
+"""A path :func:`normalise_path` leaves as it is: no escapes, no dot or empty segment, no
+trailing slash, only characters it never re-encodes (the fast path of every request)."""
 DEFAULT_TENANT = "default"
 
 
@@ -39,6 +42,8 @@ def normalise_path(raw: str, trailing: TrailingSlash = TrailingSlash.STRIP) -> s
     An encoded slash (``%2F``) stays inside its segment. Invalid UTF-8 escapes raise
     :class:`InvalidEventError` (a 400).
     """
+    if _CANONICAL_PATH_RE.match(raw):
+        return raw or "/"
     segments: list[str] = []
     parts = raw.split("/")
     for part in parts:
@@ -130,7 +135,7 @@ def cache_view(request: FaceRequest, config: KeyConfig) -> FaceRequest:
         path=normalise_path(request.path, config.trailing_slash),
         query=query,
         raw_query=urlencode(pairs, quote_via=quote),
-        headers=Headers({k: v for k, v in request.headers.items() if k in keep}),
+        headers=RequestHeaders({k: v for k, v in request.headers.items() if k in keep}),
         cookies={k: v for k, v in request.cookies.items() if k in cookies},
         source_ip="",
     )

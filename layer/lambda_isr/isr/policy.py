@@ -40,7 +40,7 @@ from collections.abc import Mapping
 
 from lambda_isr.isr.config import IsrConfig
 from lambda_isr.isr.states import CacheState
-from lambda_isr.store.contract import Headers
+from lambda_isr.store.contract import StoredHeaders
 
 CACHE_STATUS_NAME = "lambda-isr"
 PRIVATE = "private, no-cache"
@@ -94,7 +94,7 @@ def wants_no_store(headers: Mapping[str, str]) -> bool:
     return "no-store" in _directives(headers.get("cache-control"))
 
 
-def stored_headers(headers: Mapping[str, str]) -> Headers:
+def stored_headers(headers: Mapping[str, str]) -> StoredHeaders:
     """The render's headers kept with a cached page (sorted, lowercase)."""
     return tuple(sorted((k, v) for k, v in headers.items() if k not in _NOT_STORED))
 

@@ -1,60 +1,34 @@
-"""Running a face: whatever it returns becomes a head plus a stream of byte chunks.
+"""Starting a face: whatever it returns becomes a response head plus a stream of byte chunks.
 
-:func:`start_render` calls the face and pulls its **first non-empty chunk** (or, buffered,
-every chunk) before anything is sent, so a failure there is still clean: the caller can
-answer with a stale copy or an error page. Async faces and async iterables run on a private
-event loop owned by the :class:`RenderStream`.
+:func:`start_render` calls the face and pulls its **first non-empty chunk** (or, when ``eager``,
+every chunk) before anything is sent, so a failure there is still clean: the caller can answer
+with a stale copy or an error page. Sync and async faces and bodies are driven one way, by a
+:class:`~lambda_isr.body.BodyDriver` (its docstring states the event loop policy).
+
+What a face may return: ``str``, ``bytes``, a sync or async iterable of them, or a
+:class:`~lambda_isr.http.response.FaceResult`. Anything else (a dict, ``None``, a number) is a
+``TypeError`` naming the face and the value: never an empty or garbled page, never cached.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
-from lambda_isr.errors import LambdaIsrError
+from lambda_isr.body import BodyCancelledError, BodyDriver
 from lambda_isr.http.response import FaceResult
-from lambda_isr.runtime.writer import normalise_head, to_bytes
-
-if TYPE_CHECKING:
-    import asyncio
+from lambda_isr.runtime.writer import normalise_head
 
 T = TypeVar("T")
 
+RenderCancelledError = BodyCancelledError
+"""An async face was cancelled mid-render (kept name; see :class:`BodyCancelledError`)."""
 
-class RenderCancelledError(LambdaIsrError):
-    """An async face was cancelled mid-render: handled like any render failure (stale copy,
-    error page or error footer), never allowed to kill the runtime loop."""
-
-
-class _Loop:
-    """A lazily created private event loop (only for async faces: sync faces never pay the
-    ~40 ms import of ``asyncio``)."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def run(self, awaitable: Any) -> Any:
-        import asyncio  # noqa: PLC0415 - only async faces need it
-
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        try:
-            return self._loop.run_until_complete(awaitable)
-        except asyncio.CancelledError as exc:  # a BaseException: make it an ordinary failure
-            raise RenderCancelledError("the face's coroutine was cancelled") from exc
-
-    def close(self) -> None:
-        if self._loop is not None:
-            try:
-                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            finally:
-                self._loop.close()
-                self._loop = None
+_TEXT = (str, bytes, bytearray, memoryview)
 
 
 class RenderStream:
-    """A started render: its head is known; ``first`` (or every chunk, buffered) is pulled."""
+    """A started render: its head is known; its first chunk (or every chunk) is pulled."""
 
     def __init__(
         self,
@@ -63,14 +37,14 @@ class RenderStream:
         headers: dict[str, str],
         cookies: list[str],
         chunks: Iterator[bytes],
-        loop: _Loop,
+        driver: BodyDriver,
         closer: Callable[[], None],
     ) -> None:
         self.status = status
         self.headers = headers
         self.cookies = cookies
         self._chunks = chunks
-        self._loop = loop
+        self._driver = driver
         self._closer = closer
         self.prefetched: list[bytes] = []
         self.exhausted = False
@@ -96,6 +70,7 @@ class RenderStream:
     def chunks(self) -> Iterator[bytes]:
         """Every chunk, prefetched ones first. Exceptions from the face propagate."""
         yield from self.prefetched
+        self.prefetched = []
         while not self.exhausted:
             chunk = self._pull()
             if chunk is not None:
@@ -105,55 +80,43 @@ class RenderStream:
         try:
             self._closer()
         finally:
-            self._loop.close()
+            self._driver.close()
 
 
-def _sync_chunks(body: Any, loop: _Loop) -> tuple[Iterator[bytes], Callable[[], None]]:
-    if body is None:
-        return iter(()), lambda: None
-    if isinstance(body, str | bytes | bytearray | memoryview):
-        return iter((to_bytes(body),)), lambda: None
-    if hasattr(body, "__aiter__"):
-        ait: AsyncIterator[Any] = body.__aiter__()
-
-        def from_async() -> Iterator[bytes]:
-            while True:
-                try:
-                    item = loop.run(ait.__anext__())
-                except StopAsyncIteration:
-                    return
-                yield to_bytes(item)
-
-        def close_async() -> None:
-            aclose = getattr(ait, "aclose", None)
-            if aclose is not None:
-                loop.run(aclose())
-
-        return from_async(), close_async
-    if hasattr(body, "__iter__"):
-        it = iter(body)
-
-        def from_sync() -> Iterator[bytes]:
-            for item in it:
-                yield to_bytes(item)
-
-        def close_sync() -> None:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
-
-        return from_sync(), close_sync
-    raise TypeError(f"a face must return str, bytes, an iterable or FaceResult, not {body!r:.80}")
+def face_name(face: object) -> str:
+    module = getattr(face, "__module__", None) or "?"
+    name = getattr(face, "__qualname__", None) or type(face).__name__
+    return f"{module}.{name}"
 
 
-def start_render(face: Callable[[T], Any], arg: T, *, buffered: bool) -> RenderStream:
-    """Call ``face(arg)`` and pull its first chunk (every chunk when ``buffered``)."""
-    loop = _Loop()
+def _bytes_of(items: Iterator[Any], face: object) -> Iterator[bytes]:
+    for item in items:
+        if isinstance(item, str):
+            yield item.encode("utf-8")
+        elif isinstance(item, bytes | bytearray | memoryview):
+            yield bytes(item)
+        else:
+            raise TypeError(
+                f"face {face_name(face)} yielded a {type(item).__name__} ({item!r:.60}):"
+                " a body yields str or bytes"
+            )
+
+
+def _check_body(value: object, face: object) -> None:
+    if value is None or isinstance(value, Mapping):
+        what = "None" if value is None else f"a {type(value).__name__} ({value!r:.60})"
+        raise TypeError(
+            f"face {face_name(face)} returned {what}: a face returns str, bytes, an (async)"
+            " iterable of them, or FaceResult(status, headers, cookies, body)"
+        )
+
+
+def start_render(face: Callable[[T], Any], arg: T, *, eager: bool) -> RenderStream:
+    """Call ``face(arg)`` and pull its first chunk (every chunk when ``eager``)."""
+    driver = BodyDriver()
     stream: RenderStream | None = None
     try:
-        result = face(arg)
-        if inspect.isawaitable(result):
-            result = loop.run(result)
+        result = driver.resolve(face(arg))
         status, body = 200, result
         headers: dict[str, str] = {}
         cookies: list[str] = []
@@ -162,15 +125,33 @@ def start_render(face: Callable[[T], Any], arg: T, *, buffered: bool) -> RenderS
                 result.status, result.headers, list(result.cookies)
             )
             body = result.body
-        chunks, closer = _sync_chunks(body, loop)
+        else:
+            _check_body(result, face)
+        if isinstance(body, Mapping) or (
+            not isinstance(body, _TEXT) and body is not None and not _iterable(body)
+        ):
+            raise TypeError(
+                f"face {face_name(face)} returned a body of type {type(body).__name__}:"
+                " str, bytes or an (async) iterable of them"
+            )
+        items, closer = driver.items(body)
         stream = RenderStream(
-            status=status, headers=headers, cookies=cookies, chunks=chunks, loop=loop, closer=closer
+            status=status,
+            headers=headers,
+            cookies=cookies,
+            chunks=_bytes_of(items, face),
+            driver=driver,
+            closer=closer,
         )
-        stream.prefetch(everything=buffered)
+        stream.prefetch(everything=eager)
         return stream
     except BaseException:
         if stream is not None:
             stream.close()
         else:
-            loop.close()
+            driver.close()
         raise
+
+
+def _iterable(value: object) -> bool:
+    return hasattr(value, "__iter__") or hasattr(value, "__aiter__")

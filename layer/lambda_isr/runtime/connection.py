@@ -23,9 +23,9 @@ from lambda_isr.runtime.protocol import (
     USER_AGENT,
     ApiRequest,
     ApiResponse,
-    _check_id,
     _check_target,
     _header_line,
+    _quote_id,
 )
 
 TYPE_CHECKING = False
@@ -235,7 +235,7 @@ class RuntimeApiConnection:
             line = self._types[content_type] = _header_line("Content-Type", content_type)
         self._phase = _AWAITING
         return (
-            f"POST {API}/runtime/invocation/{_check_id(request_id)}/response HTTP/1.1\r\n"
+            f"POST {API}/runtime/invocation/{_quote_id(request_id)}/response HTTP/1.1\r\n"
             f"{self._prefix}{line}Content-Length: {length}\r\n\r\n"
         ).encode()
 
@@ -245,7 +245,7 @@ class RuntimeApiConnection:
             self._expect(_IDLE)
         self._phase = _STREAMING
         return (
-            f"POST {API}/runtime/invocation/{_check_id(request_id)}/response HTTP/1.1\r\n"
+            f"POST {API}/runtime/invocation/{_quote_id(request_id)}/response HTTP/1.1\r\n"
             f"{self._prefix}{self._stream}"
         ).encode()
 

@@ -219,9 +219,10 @@ def _parse(raw: str, what: str) -> dict[str, Any]:
 
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        detail = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise InvocationFaultError(
-            f"Unable to parse {what} JSON: {exc}", CONTEXT_UNMARSHAL_ERROR
+            f"Unable to parse {what} JSON: {detail}", CONTEXT_UNMARSHAL_ERROR
         ) from exc
     if not isinstance(value, dict):
         raise InvocationFaultError(

@@ -62,8 +62,9 @@ def decode_event(invocation: Invocation) -> Any:
         return invocation.body
     try:
         return json.loads(invocation.body)
-    except ValueError as exc:
-        raise InvocationFaultError(f"Unable to unmarshal input: {exc}", UNMARSHAL_ERROR) from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
+        detail = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise InvocationFaultError(f"Unable to unmarshal input: {detail}", UNMARSHAL_ERROR) from exc
 
 
 def _json_default(value: object) -> object:
@@ -83,7 +84,7 @@ def marshal(result: object) -> tuple[bytes, str]:
         return result, "application/unknown"
     try:
         text = _ENCODER.encode(result)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvocationFaultError(f"Unable to marshal response: {exc}", MARSHAL_ERROR) from exc
     return text.encode(), "application/json"
 
@@ -142,8 +143,8 @@ def _handle_stream(
     try:
         context = make_context(invocation)
         event = decode_event(invocation)
-    except InvocationFaultError as exc:
-        if exc.error_type != UNMARSHAL_ERROR:
+    except Exception as exc:  # anything but an undecodable event: /error, and the loop goes on
+        if not isinstance(exc, InvocationFaultError) or exc.error_type != UNMARSHAL_ERROR:
             payload = _payload(exc, rid)
             log_error(payload)
             sink.post_error(rid, payload)

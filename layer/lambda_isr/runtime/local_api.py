@@ -7,7 +7,7 @@ recorded with its arrival time and published at once to the invocation's event q
     with LocalRuntimeApi() as api:
         pending = api.enqueue({"rawPath": "/"})
         ...  # run a runtime against api.address
-        for event in pending.stream():   # Prelude, BodyChunk..., StreamEnd
+        for event in pending.stream():   # Prelude, RecordedChunk..., StreamEnd
             ...
 """
 

@@ -26,11 +26,11 @@ from lambda_isr.runtime.loader import load_handler
 from lambda_isr.runtime.local_api import FUNCTION_ARN, LocalRuntimeApi
 from lambda_isr.runtime.loop import Runtime, RuntimeConfig
 from lambda_isr.runtime.recording import (
-    BodyChunk,
     BufferedResult,
     InvocationErrorEvent,
     InvocationEvent,
     Prelude,
+    RecordedChunk,
     StreamBroken,
     StreamEnd,
 )
@@ -93,7 +93,7 @@ def describe(event: InvocationEvent, since: float) -> list[str]:
         lines += [f"{' ' * len(stamp)} {k}: {v}" for k, v in event.headers.items()]
         lines += [f"{' ' * len(stamp)} set-cookie: {c}" for c in event.cookies]
         return lines
-    if isinstance(event, BodyChunk):
+    if isinstance(event, RecordedChunk):
         try:
             text = event.data.decode("utf-8")
         except UnicodeDecodeError:

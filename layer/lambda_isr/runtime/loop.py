@@ -32,7 +32,12 @@ log = logging.getLogger("lambda_isr.runtime")
 EXIT_INIT_ERROR = 1
 EXIT_BEFORE_SNAPSHOT_ERROR = 64
 EXIT_AFTER_RESTORE_ERROR = 65
+EXIT_RUNTIME_API_ERROR = 66
 TRACE_ENV = "_X_AMZN_TRACE_ID"
+NEXT_ATTEMPTS = 6
+"""``GET /next`` attempts in a row before the process gives up (a 500, garbage, a reset)."""
+NEXT_BACKOFF = 0.05
+"""Seconds before the first retry; doubled on each failure, capped at 1 s (1.55 s in all)."""
 
 
 class RuntimeConfig:
@@ -84,7 +89,7 @@ class RuntimeConfig:
 
 
 class Runtime:
-    """One runtime process. ``environ`` and ``clock`` are injectable for tests."""
+    """One runtime process. ``environ``, ``clock`` and ``sleep`` are injectable for tests."""
 
     def __init__(
         self,
@@ -93,10 +98,13 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         handler: Callable[..., Any] | None = None,
         request_filter: RequestIdFilter | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.environ: MutableMapping[str, str] = os.environ if environ is None else environ
         self.clock = clock
+        self.sleep = sleep
         self.handler = handler
         self.request_filter = request_filter
         self.client = RuntimeApiClient(config.api_address)
@@ -169,7 +177,7 @@ class Runtime:
         """Wait for one event and answer it."""
         handler = self.handler
         assert handler is not None, "call init() first"
-        invocation = self.client.next_invocation()
+        invocation = self.next_invocation()
         trace_id = invocation.trace_id
         environ = self.environ
         if trace_id is not None:
@@ -186,6 +194,36 @@ class Runtime:
             log.error("invocation %s: %s", invocation.request_id, exc)
             self.client.close()
             return Outcome.ERROR
+
+    def next_invocation(self) -> Invocation:
+        """``GET /next``, retried with backoff on a failure (the answer is unusable, or the
+        connection broke); after :data:`NEXT_ATTEMPTS` failures in a row, one critical log
+        line and :class:`RuntimeApiError`, which ends the process."""
+        client = self.client
+        failures = 0
+        while True:
+            try:
+                return client.next_invocation()
+            except RuntimeApiError as exc:
+                client.close()  # whatever the connection held is not to be trusted
+                failures += 1
+                if failures >= NEXT_ATTEMPTS:
+                    log.critical(
+                        "giving up: GET /runtime/invocation/next failed %d times in a row "
+                        "(last: %s); the runtime exits",
+                        failures,
+                        exc,
+                    )
+                    raise
+                delay = min(NEXT_BACKOFF * 2 ** (failures - 1), 1.0)
+                log.warning(
+                    "GET /runtime/invocation/next failed (%s); retry %d of %d in %.2f s",
+                    exc,
+                    failures,
+                    NEXT_ATTEMPTS - 1,
+                    delay,
+                )
+                self.sleep(delay)
 
     def serve(self, max_invocations: int | None = None) -> None:
         """The loop; forever unless ``max_invocations`` is given."""
@@ -213,7 +251,10 @@ def main(environ: MutableMapping[str, str] | None = None) -> None:
     status = runtime.init()
     if status:
         sys.exit(status)
-    runtime.serve()
+    try:
+        runtime.serve()
+    except RuntimeApiError:  # /next kept failing: already logged
+        sys.exit(EXIT_RUNTIME_API_ERROR)
 
 
 def _reseed_random() -> None:

@@ -47,7 +47,9 @@ _TOKEN = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 _HEX = b"0123456789abcdefABCDEF"
 # Control bytes never allowed in a head (CR and LF are checked separately, HTAB is allowed).
 _CTL = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F]).replace(b"\r", b"").replace(b"\n", b"")
-_ID_FORBIDDEN = frozenset(" /?#")
+# Bytes a request id keeps as they are in a path segment: RFC 3986 unreserved plus "$&+:=@",
+# the set Go's url.PathEscape (the Runtime API's language) leaves alone.
+_SEGMENT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~$&+:=@")
 
 
 class ApiRequest:
@@ -205,7 +207,7 @@ def invocation_response(
 ) -> ApiRequest:
     return ApiRequest(
         "POST",
-        f"{API}/runtime/invocation/{request_id}/response",
+        f"{API}/runtime/invocation/{_quote_id(request_id)}/response",
         (("Content-Type", content_type),),
         body,
     )
@@ -222,7 +224,7 @@ _STREAM_HEADERS: Headers = (
 def streaming_response(request_id: str) -> ApiRequest:
     """The head of a streamed response; the body is sent chunk by chunk."""
     return ApiRequest(
-        "POST", f"{API}/runtime/invocation/{request_id}/response", _STREAM_HEADERS, None
+        "POST", f"{API}/runtime/invocation/{_quote_id(request_id)}/response", _STREAM_HEADERS, None
     )
 
 
@@ -237,7 +239,8 @@ def _error_request(target: str, payload: ErrorPayload, error_type: str | None) -
 
 
 def invocation_error(request_id: str, payload: ErrorPayload) -> ApiRequest:
-    return _error_request(f"{API}/runtime/invocation/{request_id}/error", payload, None)
+    target = f"{API}/runtime/invocation/{_quote_id(request_id)}/error"
+    return _error_request(target, payload, None)
 
 
 def init_error(payload: ErrorPayload, error_type: str | None = None) -> ApiRequest:
@@ -314,18 +317,21 @@ def encode_prelude(status: int, headers: Mapping[str, str], cookies: Sequence[st
 # --- request bytes -------------------------------------------------------------------------
 
 
-def _check_id(request_id: str) -> str:
-    """A request id safe inside a request target (visible ASCII, no path separators)."""
+def _quote_id(request_id: str) -> str:
+    """A request id as one path segment of a request target: the usual UUID as it is, anything
+    else percent-encoded (RFC 3986), so ``/``, a space, ``?``, ``%`` or non-ASCII can never
+    change the target and every invocation can be answered. Non-ASCII is encoded from the bytes
+    the header carried (the connection decodes heads as latin-1). Only an empty id is refused.
+    """
     if request_id.isascii() and request_id.replace("-", "").isalnum():
-        return request_id  # the usual UUID
-    if (
-        not request_id
-        or not request_id.isascii()
-        or not request_id.isprintable()
-        or not _ID_FORBIDDEN.isdisjoint(request_id)
-    ):
-        raise RuntimeApiError(f"invalid request id {request_id[:100]!r}")
-    return request_id
+        return request_id
+    if not request_id:
+        raise RuntimeApiError("invalid request id ''")
+    try:
+        raw = request_id.encode("latin-1")
+    except UnicodeEncodeError:  # not from a header: its UTF-8 bytes
+        raw = request_id.encode("utf-8", "surrogatepass")
+    return "".join(chr(byte) if byte in _SEGMENT else f"%{byte:02X}" for byte in raw)
 
 
 def _check_target(target: str) -> None:

@@ -56,7 +56,7 @@ class Prelude:
 
 
 @dataclass(frozen=True, slots=True)
-class BodyChunk:
+class RecordedChunk:
     data: bytes
     at: float
 
@@ -99,7 +99,7 @@ class StreamBroken:
 
 
 InvocationEvent: TypeAlias = (
-    Prelude | BodyChunk | StreamEnd | BufferedResult | InvocationErrorEvent | StreamBroken
+    Prelude | RecordedChunk | StreamEnd | BufferedResult | InvocationErrorEvent | StreamBroken
 )
 FINAL_EVENTS = (StreamEnd, BufferedResult, InvocationErrorEvent, StreamBroken)
 
@@ -121,7 +121,7 @@ class StreamDecoder:
 
     def feed(self, data: bytes, at: float) -> list[InvocationEvent]:
         if self.prelude_seen:
-            return [BodyChunk(data, at)] if data else []
+            return [RecordedChunk(data, at)] if data else []
         self._pending += data
         index = self._pending.find(DELIMITER)
         if index < 0:
@@ -141,7 +141,7 @@ class StreamDecoder:
             )
         ]
         if rest:
-            events.append(BodyChunk(rest, at))
+            events.append(RecordedChunk(rest, at))
         return events
 
 
@@ -193,8 +193,8 @@ class PendingInvocation:
 
     @property
     def body(self) -> bytes:
-        return b"".join(e.data for e in self.history if isinstance(e, BodyChunk))
+        return b"".join(e.data for e in self.history if isinstance(e, RecordedChunk))
 
     @property
-    def body_chunks(self) -> list[BodyChunk]:
-        return [e for e in self.history if isinstance(e, BodyChunk)]
+    def body_chunks(self) -> list[RecordedChunk]:
+        return [e for e in self.history if isinstance(e, RecordedChunk)]

@@ -1,4 +1,4 @@
-"""Streaming handlers without ISR: :class:`StreamingResponse`, :class:`Head`, ``@streaming``.
+"""Streaming handlers without ISR: ``StreamingResponse``, ``ResponseHead``, ``@streaming``.
 
 Three handler styles, all decorated with ``@streaming``::
 
@@ -8,8 +8,8 @@ Three handler styles, all decorated with ``@streaming``::
         writer.write("<p>hello")
 
     @streaming
-    def generator_style(event, context):                # (b) yield chunks, a Head first if needed
-        yield Head(404, {"content-type": "text/plain"})
+    def generator_style(event, context):                # (b) yield chunks, a ResponseHead first
+        yield ResponseHead(404, {"content-type": "text/plain"})
         yield "not here"
 
     @streaming
@@ -24,10 +24,11 @@ Function URL response dict.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from lambda_isr.body import BodyDriver
 from lambda_isr.errors import ResponseStateError
 from lambda_isr.runtime.writer import BufferedWriter, ResponseWriter
 
@@ -39,12 +40,17 @@ STREAM_ATTRIBUTE = "__lambda_isr_stream__"
 
 
 @dataclass(frozen=True, slots=True)
-class Head:
-    """Status, headers and cookies; may be the first item a generator handler yields."""
+class ResponseHead:
+    """An HTTP status, headers and cookies; may be the first item a generator handler yields.
+    (Not a document ``<head>``: that is ``PageHead``.)"""
 
     status: int = 200
     headers: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     cookies: Sequence[str] = ()
+
+
+Head = ResponseHead
+"""Deprecated alias of :class:`ResponseHead` (kept for one release)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,71 +63,44 @@ class StreamingResponse:
     body: Body = b""
 
 
-def _is_async(value: object) -> bool:
-    return hasattr(value, "__aiter__") or hasattr(value, "__await__")
-
-
 def emit(result: object, writer: ResponseWriter) -> None:
     """Write a handler's result (StreamingResponse, str, bytes, (async) iterable, awaitable) to
-    ``writer``. Does not end the writer: the caller does."""
-    if isinstance(result, StreamingResponse):
-        writer.start(result.status, result.headers, result.cookies)
-        result = result.body
-    if _is_async(result):
-        import asyncio  # noqa: PLC0415 - only async handlers pay for asyncio
-
-        asyncio.run(_emit_async(result, writer))
-        return
-    _emit_sync(result, writer)
+    ``writer``. Does not end the writer: the caller does. Sync and async results are driven
+    one way, by a :class:`~lambda_isr.body.BodyDriver` (its docstring states the event loop
+    policy: sync handlers never import ``asyncio``)."""
+    driver = BodyDriver()
+    try:
+        result = driver.resolve(result)
+        if isinstance(result, StreamingResponse):
+            writer.start(result.status, result.headers, result.cookies)
+            result = driver.resolve(result.body)
+        if isinstance(result, ResponseHead):
+            _emit_item(result, writer)
+            return
+        if not isinstance(result, str | bytes | bytearray | memoryview) and not (
+            result is None or hasattr(result, "__iter__") or hasattr(result, "__aiter__")
+        ):
+            raise TypeError(f"cannot stream a {type(result).__name__}")
+        items, close = driver.items(result)
+        try:
+            for item in items:
+                _emit_item(item, writer)
+        finally:
+            close()
+    finally:
+        driver.close()
 
 
 def _emit_item(item: object, writer: ResponseWriter) -> None:
-    if isinstance(item, Head):
+    if isinstance(item, ResponseHead):
         if writer.started:
-            raise ResponseStateError("a Head must be the first item a handler yields")
+            raise ResponseStateError("a ResponseHead must be the first item a handler yields")
         writer.start(item.status, item.headers, item.cookies)
     elif isinstance(item, str | bytes | bytearray | memoryview):
         if item:
             writer.write(item if isinstance(item, str | bytes) else bytes(item))
     else:
         raise TypeError(f"a streamed body yields str or bytes, got {type(item).__name__}")
-
-
-def _emit_sync(result: object, writer: ResponseWriter) -> None:
-    if isinstance(result, Head | str | bytes | bytearray | memoryview):
-        _emit_item(result, writer)
-        return
-    if result is None:
-        return
-    if not isinstance(result, Iterable):
-        raise TypeError(f"cannot stream a {type(result).__name__}")
-    iterator = iter(result)
-    try:
-        for item in iterator:
-            _emit_item(item, writer)
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
-
-
-async def _emit_async(result: object, writer: ResponseWriter) -> None:
-    if hasattr(result, "__await__"):
-        result = await result
-        if isinstance(result, StreamingResponse):
-            writer.start(result.status, result.headers, result.cookies)
-            result = result.body
-    if not hasattr(result, "__aiter__"):
-        _emit_sync(result, writer)
-        return
-    iterator = result.__aiter__()
-    try:
-        async for item in iterator:
-            _emit_item(item, writer)
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _wants_writer(fn: Callable[..., object]) -> bool:
@@ -143,11 +122,11 @@ def streaming(fn: Callable[..., object]) -> Callable[[Any, Any], dict[str, Any]]
 
     def stream(event: Any, context: Any, writer: ResponseWriter) -> None:
         if writer_style:
-            outcome = fn(event, context, writer)
-            if hasattr(outcome, "__await__"):
-                import asyncio  # noqa: PLC0415
-
-                asyncio.run(_await(outcome))
+            driver = BodyDriver()
+            try:
+                driver.resolve(fn(event, context, writer))
+            finally:
+                driver.close()
             return
         emit(fn(event, context), writer)
 
@@ -163,7 +142,3 @@ def streaming(fn: Callable[..., object]) -> Callable[[Any, Any], dict[str, Any]]
 
     setattr(handler, STREAM_ATTRIBUTE, stream)
     return handler
-
-
-async def _await(awaitable: Awaitable[object]) -> None:
-    await awaitable

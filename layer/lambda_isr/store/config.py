@@ -9,13 +9,13 @@
   of it to connect; SQLite: for a lock). Default 2; with ``max_attempts`` (default 2) it bounds
   how long a request can hang on an unresponsive store.
 
+Every variable's name and default is defined once, in :mod:`lambda_isr.settings`.
 Importing this module does not import boto3.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,31 +23,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
-from lambda_isr.errors import ConfigError, InvalidKeyError
+from lambda_isr.errors import ConfigError
+from lambda_isr.settings import (
+    DEFAULT_DIR,
+    DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+    ENV_BUCKET,
+    ENV_DIR,
+    ENV_LAMBDA,
+    ENV_PREFIX,
+    ENV_TABLE,
+    ENV_TIMEOUT,
+    LAMBDA_DIR,
+    store_settings,
+)
 from lambda_isr.store.contract import Store
-from lambda_isr.store.keys import validate_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
+__all__ = [
+    "DEFAULT_DIR",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_PREFIX",
+    "DEFAULT_TIMEOUT",
+    "ENV_BUCKET",
+    "ENV_DIR",
+    "ENV_LAMBDA",
+    "ENV_PREFIX",
+    "ENV_TABLE",
+    "ENV_TIMEOUT",
+    "LAMBDA_DIR",
+    "store_from_env",
+]
+
 logger = logging.getLogger("lambda_isr.store")
 
-ENV_TABLE = "FACETHEORY_CACHE_TABLE_NAME"
-ENV_BUCKET = "FACETHEORY_ISR_BUCKET"
-ENV_PREFIX = "FACETHEORY_ISR_PREFIX"
-ENV_DIR = "LAMBDA_ISR_DIR"
-ENV_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
-ENV_TIMEOUT = "LAMBDA_ISR_STORE_TIMEOUT"
-
-DEFAULT_DIR = ".lambda-isr"
-LAMBDA_DIR = "/tmp/lambda-isr"  # noqa: S108 - the only writable place inside Lambda
-DEFAULT_PREFIX = "isr"
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
 DEFAULT_LEASE_TTL_BUFFER = 3600
-DEFAULT_TIMEOUT = 2.0
-"""Seconds per store call attempt (equal to ``_aws.DEFAULT_TIMEOUT``; kept here so importing
-this module does not import botocore)."""
 DEFAULT_MAX_ATTEMPTS = 2
 
 
@@ -69,34 +83,22 @@ def store_from_env(
     timeout: float | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> Store:
-    """Build the :class:`Store` the configuration asks for; bad settings raise ``ConfigError``."""
-    timeout = timeout if timeout is not None else _timeout_from(environ)
-    table = table if table is not None else environ.get(ENV_TABLE)
-    bucket = bucket if bucket is not None else environ.get(ENV_BUCKET)
-    prefix = prefix if prefix is not None else environ.get(ENV_PREFIX, DEFAULT_PREFIX)
-    try:
-        prefix = validate_prefix(prefix)
-    except InvalidKeyError as exc:
-        raise ConfigError(f"{ENV_PREFIX}: {exc}") from exc
+    """Build the :class:`Store` the configuration asks for; bad settings raise ``ConfigError``
+    naming the variable (see :mod:`lambda_isr.settings`)."""
+    settings = store_settings(
+        environ, table=table, bucket=bucket, prefix=prefix, directory=directory, timeout=timeout
+    )
     if retention_seconds <= 0:
         raise ConfigError(f"retention_seconds must be > 0, got {retention_seconds!r}")
     if lease_ttl_buffer < 0:
         raise ConfigError(f"lease_ttl_buffer must be >= 0, got {lease_ttl_buffer!r}")
-    if not timeout > 0 or not math.isfinite(timeout):
-        raise ConfigError(f"timeout must be > 0 seconds and finite, got {timeout!r}")
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise ConfigError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
+    table, bucket, prefix = settings.table, settings.bucket, settings.prefix
+    timeout = settings.timeout
     tokens = token_source or _uuid4
 
-    for name, value in ((ENV_TABLE, table), (ENV_BUCKET, bucket)):
-        if value is not None and not value.strip():
-            raise ConfigError(f"{name} is empty: set it to a name, or unset it")
-    if table or bucket:
-        if not table or not bucket:
-            have, missing = (ENV_TABLE, ENV_BUCKET) if table else (ENV_BUCKET, ENV_TABLE)
-            raise ConfigError(
-                f"{have} is set but {missing} is not: set both (DynamoDB + S3) or neither"
-            )
+    if table and bucket:
         from lambda_isr.store.dynamodb import DynamoDbMetaStore  # noqa: PLC0415 - boto3 lazily
         from lambda_isr.store.s3 import S3HtmlStore  # noqa: PLC0415
 
@@ -120,7 +122,15 @@ def store_from_env(
     from lambda_isr.store.files import FileHtmlStore  # noqa: PLC0415
     from lambda_isr.store.sqlite import SqliteMetaStore  # noqa: PLC0415
 
-    root = Path(directory if directory is not None else _default_dir(environ))
+    if settings.in_lambda and not environ.get(ENV_DIR) and directory is None:
+        logger.warning(
+            "no %s/%s configured: using the embedded store in %s, a cache private to this "
+            "Lambda sandbox (lost on cold start, not shared between instances)",
+            ENV_TABLE,
+            ENV_BUCKET,
+            settings.directory,
+        )
+    root = Path(settings.directory)
     sqlite_meta = SqliteMetaStore(
         root / "meta.sqlite3", clock=clock, token_source=tokens, busy_timeout=timeout
     )
@@ -130,29 +140,3 @@ def store_from_env(
 
 def _uuid4() -> str:
     return str(uuid.uuid4())
-
-
-def _timeout_from(environ: Mapping[str, str]) -> float:
-    raw = environ.get(ENV_TIMEOUT)
-    if raw is None or not raw.strip():
-        return DEFAULT_TIMEOUT
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{ENV_TIMEOUT}={raw!r}: expected seconds, e.g. 2 or 0.5") from None
-
-
-def _default_dir(environ: Mapping[str, str]) -> str:
-    explicit = environ.get(ENV_DIR)
-    if explicit:
-        return explicit
-    if environ.get(ENV_LAMBDA):
-        logger.warning(
-            "no %s/%s configured: using the embedded store in %s, a cache private to this "
-            "Lambda sandbox (lost on cold start, not shared between instances)",
-            ENV_TABLE,
-            ENV_BUCKET,
-            LAMBDA_DIR,
-        )
-        return LAMBDA_DIR
-    return DEFAULT_DIR

@@ -3,7 +3,8 @@
 Times are epoch seconds as floats everywhere inside the code. Backends convert at their own
 boundary (DynamoDB writes the canonical integer seconds plus additive sub-second attributes).
 
-Semantics every backend honours (checked by the one conformance suite in ``tests/store``):
+Semantics every backend honours (written once in :mod:`lambda_isr.store.rules`, checked by the
+one conformance suite in ``tests/store``):
 
 - A lease is *held* iff ``expires_at > now``. ``try_acquire_lease`` succeeds iff there is no
   lease or the existing one has expired; it never waits.
@@ -13,10 +14,10 @@ Semantics every backend honours (checked by the one conformance suite in ``tests
   lease, else :class:`~lambda_isr.errors.LeaseNotOwnedError`.
 - ``commit_generation`` atomically writes the record and deletes the lease. It never replaces
   a record whose ``generated_at`` is newer than the committed one
-  (:class:`~lambda_isr.errors.StaleGenerationError`).
+  (:class:`~lambda_isr.errors.CommitFencedError`).
 - A record's ``generated_at`` is the time its render *started*. ``commit_generation`` never
   clears a purge that render may not have seen: if the stored record's ``invalidated_at`` is
-  ``>=`` the committed ``generated_at``, it raises ``StaleGenerationError`` and changes nothing
+  ``>=`` the committed ``generated_at``, it raises ``CommitFencedError`` and changes nothing
   (the record stays purged and servable as stale; the caller releases its lease and a later
   render, started after the purge, commits and clears it).
 - ``release_lease`` is best effort: it deletes the lease only if the token matches and never
@@ -33,26 +34,18 @@ Semantics every backend honours (checked by the one conformance suite in ``tests
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-Headers = tuple[tuple[str, str], ...]
+StoredHeaders = tuple[tuple[str, str], ...]
 """Cacheable response headers, lowercase names, in a stable order."""
 
+Headers = StoredHeaders
+"""Former name of :data:`StoredHeaders`."""
+
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
-
-
-def lease_now(now: float) -> int:
-    """The ``now`` a lease condition compares against: ``floor(now)``."""
-    return math.floor(now)
-
-
-def lease_expiry(now: float, duration: float) -> int:
-    """A lease acquired at ``now`` for ``duration`` seconds expires at ``ceil(now + duration)``."""
-    return math.ceil(now + duration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +64,7 @@ class CacheRecord:
     etag: str | None = None
     status: int = 200
     content_type: str = DEFAULT_CONTENT_TYPE
-    headers: Headers = ()
+    headers: StoredHeaders = ()
     tags: frozenset[str] = frozenset()
     content_hash: str | None = None
     size: int | None = None
@@ -155,7 +148,7 @@ class StoredObject:
     size: int
     status: int = 200
     content_type: str = DEFAULT_CONTENT_TYPE
-    headers: Headers = ()
+    headers: StoredHeaders = ()
     content_hash: str = ""
 
 

@@ -24,10 +24,10 @@ from botocore.exceptions import ClientError
 
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import (
+    CommitFencedError,
     ConfigError,
     InvalidKeyError,
     LeaseNotOwnedError,
-    StaleGenerationError,
     StoreUnavailableError,
 )
 from lambda_isr.store import _aws, _ddb_item
@@ -36,10 +36,17 @@ from lambda_isr.store.contract import (
     CacheRecord,
     Lease,
     LeaseHeld,
+)
+from lambda_isr.store.keys import LOCK_SK, META_SK, partition_key
+from lambda_isr.store.rules import (
+    DDB_GENERATION_FENCE_OPEN,
+    DDB_LEASE_IS_FREE,
+    DDB_LEASE_IS_OWNED,
+    DDB_PURGE_FENCE_OPEN,
+    DDB_PURGE_MOVES_FORWARD,
     lease_expiry,
     lease_now,
 )
-from lambda_isr.store.keys import LOCK_SK, META_SK, partition_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -131,8 +138,6 @@ class DynamoDbMetaStore:
         expires_at = lease_expiry(now, duration)
         token = self._tokens()
         # Timeline: |--- holder's lease ---| lease_expires_at ... now: the LOCK is free to take.
-        no_lock = "attribute_not_exists(#pk)"
-        expired = "#exp <= :now"
         try:
             with _aws.boundary("acquire lease", passthrough=frozenset({CONDITION_FAILED})):
                 self._client.put_item(
@@ -143,7 +148,7 @@ class DynamoDbMetaStore:
                         "lease_expires_at": _n(expires_at),
                         "ttl": _n(expires_at + self._buffer),
                     },
-                    ConditionExpression=f"{no_lock} OR {expired}",
+                    ConditionExpression=DDB_LEASE_IS_FREE,
                     ExpressionAttributeNames={"#pk": "pk", "#exp": "lease_expires_at"},
                     ExpressionAttributeValues={":now": _n(lease_now(now))},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -164,7 +169,7 @@ class DynamoDbMetaStore:
                     TableName=self._table,
                     Key=self._key(lease.cache_key, LOCK_SK),
                     UpdateExpression="SET #exp = :exp, #ttl = :ttl",
-                    ConditionExpression="#tok = :tok AND #exp > :now",
+                    ConditionExpression=DDB_LEASE_IS_OWNED,
                     ExpressionAttributeNames={
                         "#tok": "lease_token",
                         "#exp": "lease_expires_at",
@@ -187,15 +192,9 @@ class DynamoDbMetaStore:
         meta_key = self._key(record.cache_key, META_SK)
         item = _ddb_item.encode_meta(meta_key["pk"]["S"], record, retention_seconds=self._retention)
         seconds, ms = _ddb_item.split_time(record.generated_at)
-        # Fence by generation: never replace a META whose generation is newer than ours.
-        fresh_item = "attribute_not_exists(#pk)"
-        older = "#gen < :s"
-        same_second_not_newer = "(#gen = :s AND (attribute_not_exists(#ms) OR #ms <= :ms))"
-        # Fence by purge: a render that started at or before the stored purge read pre-purge
-        # data and must not clear it (the purge counts only while revalidate_seconds is 0, as
-        # in decode_meta). Both times are compared exactly, as the other backends do.
-        not_purged_since = "(attribute_not_exists(#inv) OR #inv < :gen OR #rs <> :zero)"
-        condition = f"({fresh_item} OR {older} OR {same_second_not_newer}) AND {not_purged_since}"
+        # rules.commit_fence: the generation fence (never replace a newer META), then the purge
+        # fence (a render started at or before the stored purge must not clear it).
+        condition = f"({DDB_GENERATION_FENCE_OPEN}) AND ({DDB_PURGE_FENCE_OPEN})"
         codes: list[str] = []
         cancelled: ClientError | None = None
         for attempt in _aws.retrying(_aws.COMMIT_ATTEMPTS, self._sleep, budget=self._retry_budget):
@@ -231,7 +230,7 @@ class DynamoDbMetaStore:
                                 "Delete": {
                                     "TableName": self._table,
                                     "Key": self._key(lease.cache_key, LOCK_SK),
-                                    "ConditionExpression": "#tok = :tok AND #exp > :now",
+                                    "ConditionExpression": DDB_LEASE_IS_OWNED,
                                     "ExpressionAttributeNames": {
                                         "#tok": "lease_token",
                                         "#exp": "lease_expires_at",
@@ -254,7 +253,7 @@ class DynamoDbMetaStore:
                         f"lease on {lease.cache_key[:200]!r} is no longer held"
                     ) from exc
                 if meta_code == "ConditionalCheckFailed":
-                    raise StaleGenerationError(
+                    raise CommitFencedError(
                         f"stored record of {record.cache_key[:200]!r} is newer than this"
                         " generation, or was purged after it started"
                     ) from exc
@@ -291,10 +290,7 @@ class DynamoDbMetaStore:
                     UpdateExpression=(
                         "SET #pol = if_not_exists(#pol, #rs), #inv = :now, #rs = :zero"
                     ),
-                    ConditionExpression=(
-                        "attribute_exists(#pk)"
-                        " AND (attribute_not_exists(#inv) OR #inv < :now OR #rs <> :zero)"
-                    ),
+                    ConditionExpression=DDB_PURGE_MOVES_FORWARD,
                     ExpressionAttributeNames={
                         "#pk": "pk",
                         "#pol": _ddb_item.POLICY,

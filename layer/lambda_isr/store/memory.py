@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
-from lambda_isr.errors import LeaseNotOwnedError, StaleGenerationError
+from lambda_isr.errors import CommitFencedError, LeaseNotOwnedError
 from lambda_isr.store.contract import (
     DEFAULT_CONTENT_TYPE,
     AcquireResult,
@@ -17,10 +17,16 @@ from lambda_isr.store.contract import (
     Lease,
     LeaseHeld,
     StoredObject,
-    lease_expiry,
-    lease_now,
 )
 from lambda_isr.store.keys import check_object_key, describe_object
+from lambda_isr.store.rules import (
+    Fence,
+    commit_fence,
+    lease_expiry,
+    lease_is_free,
+    lease_is_owned,
+    purged_at,
+)
 
 
 def _uuid4() -> str:
@@ -47,7 +53,7 @@ class MemoryMetaStore:
         now = self._clock.now()
         with self._lock:
             held = self._leases.get(cache_key)
-            if held is not None and held.expires_at > lease_now(now):
+            if held is not None and not lease_is_free(held.expires_at, now):
                 return LeaseHeld(cache_key, held.expires_at)
             lease = Lease(cache_key, self._tokens(), float(lease_expiry(now, duration)), now)
             self._leases[cache_key] = lease
@@ -55,7 +61,8 @@ class MemoryMetaStore:
 
     def _check_owned(self, lease: Lease, now: float) -> None:
         held = self._leases.get(lease.cache_key)
-        if held is None or held.token != lease.token or held.expires_at <= lease_now(now):
+        token, expires = (held.token, held.expires_at) if held is not None else (None, None)
+        if not lease_is_owned(token, expires, lease.token, now):
             raise LeaseNotOwnedError(f"lease on {lease.cache_key!r} is no longer held")
 
     def refresh_lease(self, lease: Lease, duration: float) -> Lease:
@@ -71,18 +78,13 @@ class MemoryMetaStore:
         with self._lock:
             self._check_owned(lease, now)
             current = self._records.get(record.cache_key)
-            if current is not None and current.generated_at > record.generated_at:
-                raise StaleGenerationError(
-                    f"stored generation of {record.cache_key!r} is newer than this commit"
-                )
-            if (
-                current is not None
-                and current.invalidated_at is not None
-                and current.invalidated_at >= record.generated_at
-            ):
-                raise StaleGenerationError(
-                    f"{record.cache_key!r} was purged after this generation started"
-                )
+            fence = commit_fence(
+                current.generated_at if current is not None else None,
+                current.invalidated_at if current is not None else None,
+                record.generated_at,
+            )
+            if fence is not Fence.OPEN:
+                raise CommitFencedError(f"commit of {record.cache_key!r} fenced off: {fence.value}")
             self._records[record.cache_key] = replace(record, invalidated_at=None)
             del self._leases[lease.cache_key]
 
@@ -98,9 +100,9 @@ class MemoryMetaStore:
             record = self._records.get(cache_key)
             if record is None:
                 return False
-            # The latest purge: it fences commits of renders that started before it.
-            if record.invalidated_at is None or record.invalidated_at < now:
-                self._records[cache_key] = replace(record, invalidated_at=now)
+            self._records[cache_key] = replace(
+                record, invalidated_at=purged_at(record.invalidated_at, now)
+            )
             return True
 
 

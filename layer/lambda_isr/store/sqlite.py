@@ -24,17 +24,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
-from lambda_isr.errors import ConfigError, LeaseNotOwnedError, StaleGenerationError
+from lambda_isr.errors import CommitFencedError, ConfigError, LeaseNotOwnedError
 from lambda_isr.errors import StoreUnavailableError as Unavailable
 from lambda_isr.store.contract import (
     AcquireResult,
     CacheRecord,
     Lease,
     LeaseHeld,
-    lease_expiry,
-    lease_now,
 )
 from lambda_isr.store.keys import cache_key_hash
+from lambda_isr.store.rules import (
+    Fence,
+    commit_fence,
+    lease_expiry,
+    lease_is_free,
+    lease_is_owned,
+    purged_at,
+)
 
 logger = logging.getLogger("lambda_isr.store")
 
@@ -198,7 +204,8 @@ class SqliteMetaStore:
         pk = cache_key_hash(cache_key)
         with self._write() as conn:
             row = conn.execute("SELECT expires_at FROM lease WHERE pk = ?", (pk,)).fetchone()
-            if row is not None and row[0] > lease_now(now):
+            if not lease_is_free(row[0] if row is not None else None, now):
+                assert row is not None
                 return LeaseHeld(cache_key, float(row[0]))
             lease = Lease(cache_key, self._tokens(), float(lease_expiry(now, duration)), now)
             conn.execute(
@@ -210,35 +217,27 @@ class SqliteMetaStore:
     def refresh_lease(self, lease: Lease, duration: float) -> Lease:
         now = self._clock.now()
         expires_at = lease_expiry(now, duration)
+        pk = cache_key_hash(lease.cache_key)
         with self._write() as conn:
-            updated = conn.execute(
-                "UPDATE lease SET expires_at = ? WHERE pk = ? AND token = ? AND expires_at > ?",
-                (expires_at, cache_key_hash(lease.cache_key), lease.token, lease_now(now)),
-            ).rowcount
-        if updated != 1:
-            raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
+            if not self._owned(conn, pk, lease.token, now):
+                raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
+            conn.execute("UPDATE lease SET expires_at = ? WHERE pk = ?", (expires_at, pk))
         return replace(lease, expires_at=float(expires_at))
 
     def commit_generation(self, lease: Lease, record: CacheRecord) -> None:
         now = self._clock.now()
         lock_pk, meta_pk = cache_key_hash(lease.cache_key), cache_key_hash(record.cache_key)
         with self._write() as conn:
-            owned = conn.execute(
-                "SELECT 1 FROM lease WHERE pk = ? AND token = ? AND expires_at > ?",
-                (lock_pk, lease.token, lease_now(now)),
-            ).fetchone()
-            if owned is None:
+            if not self._owned(conn, lock_pk, lease.token, now):
                 raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
             current = conn.execute(
                 "SELECT generated_at, invalidated_at FROM meta WHERE pk = ?", (meta_pk,)
             ).fetchone()
-            if current is not None and current[0] > record.generated_at:
-                raise StaleGenerationError(
-                    f"stored generation of {record.cache_key[:200]!r} is newer than this commit"
-                )
-            if current is not None and current[1] is not None and current[1] >= record.generated_at:
-                raise StaleGenerationError(
-                    f"{record.cache_key[:200]!r} was purged after this generation started"
+            stored_gen, stored_inv = current if current is not None else (None, None)
+            fence = commit_fence(stored_gen, stored_inv, record.generated_at)
+            if fence is not Fence.OPEN:
+                raise CommitFencedError(
+                    f"commit of {record.cache_key[:200]!r} fenced off: {fence.value}"
                 )
             conn.execute(
                 f"INSERT OR REPLACE INTO meta (pk, {_COLUMNS}) VALUES ({_PLACEHOLDERS})",  # noqa: S608
@@ -258,15 +257,21 @@ class SqliteMetaStore:
 
     def invalidate(self, cache_key: str) -> bool:
         now = self._clock.now()
+        pk = cache_key_hash(cache_key)
         with self._write() as conn:
-            return bool(
-                conn.execute(
-                    # The latest purge: it fences commits of renders started before it.
-                    "UPDATE meta SET invalidated_at = MAX(COALESCE(invalidated_at, ?), ?)"
-                    " WHERE pk = ?",
-                    (now, now, cache_key_hash(cache_key)),
-                ).rowcount
+            row = conn.execute("SELECT invalidated_at FROM meta WHERE pk = ?", (pk,)).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                "UPDATE meta SET invalidated_at = ? WHERE pk = ?", (purged_at(row[0], now), pk)
             )
+            return True
+
+    @staticmethod
+    def _owned(conn: sqlite3.Connection, pk: str, token: str, now: float) -> bool:
+        row = conn.execute("SELECT token, expires_at FROM lease WHERE pk = ?", (pk,)).fetchone()
+        stored_token, stored_expiry = row if row is not None else (None, None)
+        return lease_is_owned(stored_token, stored_expiry, token, now)
 
 
 def _alive(thread: weakref.ref[threading.Thread]) -> bool:
