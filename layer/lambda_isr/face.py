@@ -107,6 +107,7 @@ def isr_config(
     max_body_bytes: int = 5 * 1024 * 1024,
     stale_if_error: int = 86_400,
     cdn_cache_control: bool = True,
+    route: str | None = None,
 ) -> IsrConfig:
     """The validated :class:`IsrConfig` of one page's options (shared by ``@isr_face`` and
     ``FaceApp.face``)."""
@@ -126,6 +127,7 @@ def isr_config(
         max_body_bytes=max_body_bytes,
         stale_if_error=stale_if_error,
         cdn_cache_control=cdn_cache_control,
+        route=route,
         keys=KeyConfig(
             vary_query=tuple(vary_query),
             vary_headers=tuple(vary_headers),

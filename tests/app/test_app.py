@@ -60,6 +60,12 @@ def test_three_route_app_routes_renders_and_caches() -> None:
     assert renders == ["hello", "home", "live", "live"]
     # keys of matched pages are today's keys, so invalidate(paths) keeps working
     assert env.meta.committed == [page_key("/posts/hello", host=HOST), page_key("/", host=HOST)]
+    # the route pattern is stored with each generation (an additive attribute)
+    post_record = env.meta.get(page_key("/posts/hello", host=HOST))
+    home_record = env.meta.get(page_key("/", host=HOST))
+    assert post_record is not None
+    assert home_record is not None
+    assert (post_record.route, home_record.route) == ("/posts/{slug}", "/")
 
 
 def test_the_decorator_returns_the_face_unchanged() -> None:

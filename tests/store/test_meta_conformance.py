@@ -148,6 +148,7 @@ def test_commit_round_trip(meta_harness: MetaHarness) -> None:
         tags=frozenset({"product:42", "catalog"}),
         content_hash="c" * 64,
         size=1234,
+        route="/posts/{slug}",
     )
     store.commit_generation(acquire(store), rec)
     assert store.get(KEY) == rec

@@ -180,3 +180,30 @@ def test_default_busy_timeout_is_bounded(tmp_path: Path) -> None:
 def test_busy_timeout_must_be_finite(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="busy_timeout"):
         SqliteMetaStore(tmp_path / "m.sqlite3", busy_timeout=float("inf"))
+
+
+def test_a_store_made_before_the_route_attribute_gains_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:  # the schema as it was, without ``route``
+        old.execute(
+            "CREATE TABLE meta (pk TEXT PRIMARY KEY, html_key TEXT NOT NULL, generated_at REAL"
+            " NOT NULL, revalidate_seconds INTEGER NOT NULL, etag TEXT, status INTEGER NOT NULL,"
+            " content_type TEXT NOT NULL, headers TEXT NOT NULL, tags TEXT NOT NULL,"
+            " content_hash TEXT, size INTEGER, invalidated_at REAL) WITHOUT ROWID"
+        )
+        old.execute(
+            "INSERT INTO meta VALUES (?, 'isr/a.html', 1000.0, 60, NULL, 200, 'text/html',"
+            " '[]', '[]', NULL, 3, NULL)",
+            (cache_key_hash("old"),),
+        )
+    clock = FakeClock(1000.0)
+    store = SqliteMetaStore(path, clock=clock)
+    kept = store.get("old")
+    assert kept is not None
+    assert (kept.html_key, kept.route) == ("isr/a.html", None)
+    lease = store.try_acquire_lease("new", 10)
+    assert isinstance(lease, Lease)
+    new = CacheRecord("new", "isr/b.html", 1000.0, 60, route="/posts/{slug}")
+    store.commit_generation(lease, new)
+    assert store.get("new") == new
+    store.close()

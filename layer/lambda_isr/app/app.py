@@ -230,7 +230,7 @@ class FaceApp(FaceHandler):
             else:
                 if revalidate is None:
                     raise ConfigError("mode='isr' needs revalidate=<seconds>")
-                config = isr_config(revalidate=revalidate, **options)
+                config = isr_config(revalidate=revalidate, route=route, **options)
         except ConfigError as exc:
             raise ConfigError(f"route {route!r}: {exc}") from None
         except TypeError as exc:

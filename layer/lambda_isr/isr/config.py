@@ -108,6 +108,8 @@ class IsrConfig:
     deadline_margin: float = 1.0
     cdn_cache_control: bool = True
     keys: KeyConfig = field(default_factory=KeyConfig)
+    route: str | None = None
+    """The route pattern of a ``FaceApp`` page, stored with each generation (additive)."""
 
     def __post_init__(self) -> None:
         rv = self.revalidate

@@ -192,6 +192,7 @@ def _publish(
                 headers=headers,
                 content_hash=obj.content_hash or None,
                 size=len(body),
+                route=config.route,
             )
             p.store.meta.commit_generation(keeper.stop(), record)
     except CommitFencedError:

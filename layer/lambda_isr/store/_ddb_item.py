@@ -76,6 +76,8 @@ def encode_meta(
         item["content_hash"] = {"S": record.content_hash}
     if record.size is not None:
         item["size"] = {"N": str(record.size)}
+    if record.route is not None:
+        item["route"] = {"S": record.route}
     return item
 
 
@@ -117,6 +119,7 @@ def decode_meta(cache_key: str, item: Item) -> CacheRecord:
         content_hash=_optional(item, "content_hash", _string),
         size=_optional(item, "size", _integer),
         invalidated_at=invalidated_at,
+        route=_optional(item, "route", _string),
     )
 
 

@@ -69,6 +69,9 @@ class CacheRecord:
     content_hash: str | None = None
     size: int | None = None
     invalidated_at: float | None = None
+    route: str | None = None
+    """The route pattern of the face that rendered it (``/posts/{slug}``), when known: an
+    additive attribute (``route`` on the ``META`` item) that readers may ignore."""
 
     @property
     def fresh_until(self) -> float:

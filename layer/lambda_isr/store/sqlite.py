@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS meta (
     tags TEXT NOT NULL,
     content_hash TEXT,
     size INTEGER,
-    invalidated_at REAL
+    invalidated_at REAL,
+    route TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lease (
     pk TEXT PRIMARY KEY,
@@ -67,10 +68,10 @@ CREATE TABLE IF NOT EXISTS lease (
 """
 _COLUMNS = (
     "html_key, generated_at, revalidate_seconds, etag, status, content_type, headers, tags,"
-    " content_hash, size, invalidated_at"
+    " content_hash, size, invalidated_at, route"
 )
 
-_PLACEHOLDERS = ", ".join("?" * 12)
+_PLACEHOLDERS = ", ".join("?" * 13)
 
 DEFAULT_BUSY_TIMEOUT = 2.0
 """Seconds a statement waits for another connection's write lock before the store reports
@@ -138,6 +139,9 @@ class SqliteMetaStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(meta)")}
+                if "route" not in columns:  # a store made before the route attribute
+                    conn.execute("ALTER TABLE meta ADD COLUMN route TEXT")
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -303,11 +307,25 @@ def _encode(r: CacheRecord) -> tuple[object, ...]:
         r.content_hash,
         r.size,
         None,  # a commit clears any purge
+        r.route,
     )
 
 
 def _decode(cache_key: str, row: tuple[object, ...]) -> CacheRecord:
-    html_key, generated_at, revalidate, etag, status, ctype, headers, tags, digest, size, inv = row
+    (
+        html_key,
+        generated_at,
+        revalidate,
+        etag,
+        status,
+        ctype,
+        headers,
+        tags,
+        digest,
+        size,
+        inv,
+        route,
+    ) = row
     if not isinstance(html_key, str) or not isinstance(generated_at, int | float):
         raise ValueError("html_key/generated_at mistyped")
     if not isinstance(revalidate, int) or not isinstance(status, int):
@@ -333,4 +351,5 @@ def _decode(cache_key: str, row: tuple[object, ...]) -> CacheRecord:
         content_hash=digest if isinstance(digest, str) else None,
         size=size if isinstance(size, int) else None,
         invalidated_at=float(inv) if isinstance(inv, int | float) else None,
+        route=route if isinstance(route, str) else None,
     )
