@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-from aws_lambda_powertools import Logger, Metrics
-
-from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import ConfigError
-from lambda_isr.handler import FaceHandler, StoreSource, footer_option
+from lambda_isr.handler import HANDLER_OPTIONS, FaceHandler, HandlerOptions, StoreSource
 from lambda_isr.http.request import FaceRequest
 from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.isr.config import (
@@ -42,8 +39,6 @@ from lambda_isr.isr.config import (
 )
 from lambda_isr.isr.driver import IsrDriver
 from lambda_isr.isr.reply import Reply
-from lambda_isr.observability import Observability
-from lambda_isr.store.contract import Store
 
 FaceFn = Callable[[FaceRequest], Any]
 
@@ -53,10 +48,35 @@ __all__ = [
     "IsrFace",
     "StoreSource",
     "TrailingSlash",
-    "footer_option",
     "isr_config",
     "isr_face",
 ]
+
+
+class PageOptions(TypedDict, total=False):
+    """The options of one cached page (``@isr_face``, ``@app.face``); see :func:`isr_config`
+    for their defaults and :class:`IsrConfig` / :class:`KeyConfig` for what they mean."""
+
+    vary_query: Iterable[str]
+    vary_headers: Iterable[str]
+    vary_cookies: Iterable[str] | None
+    vary_host: bool
+    tenant: TenantRule | None
+    key: KeyFunction | None
+    trailing_slash: TrailingSlash
+    lease_seconds: float
+    wait_timeout: float
+    poll_interval: float
+    deadline_margin: float
+    contention: ContentionPolicy
+    cacheable_statuses: Iterable[int]
+    max_body_bytes: int
+    stale_if_error: int
+    cdn_cache_control: bool
+
+
+class IsrFaceOptions(HandlerOptions, PageOptions, total=False):
+    """Everything ``@isr_face`` takes besides ``revalidate`` and ``body_cache``."""
 
 
 class IsrFace(FaceHandler):
@@ -70,19 +90,16 @@ class IsrFace(FaceHandler):
         fn: FaceFn,
         *,
         config: IsrConfig,
-        store: StoreSource,
-        observability: Observability,
-        clock: Clock,
-        footer: Callable[[str], str],
         bodies: BodyCache,
+        **options: Unpack[HandlerOptions],
     ) -> None:
         if not callable(fn):
             raise ConfigError("@isr_face decorates a function taking a FaceRequest")
         functools.update_wrapper(self, fn)
-        super().__init__(store=store, observability=observability, clock=clock, footer=footer)
+        super().__init__(**options)
         self.fn = fn
         self.config = config
-        self.driver = IsrDriver(config, self.store, clock=clock, bodies=bodies)
+        self.driver = IsrDriver(config, self.store, clock=self.clock, bodies=bodies)
 
     def dispatch(self, request: FaceRequest, reply: Reply, remaining: float | None) -> None:
         self.driver.serve(request, reply, self.fn, remaining=remaining)
@@ -145,68 +162,31 @@ def isr_face(
     /,
     *,
     revalidate: int,
-    store: StoreSource = None,
-    vary_query: Iterable[str] = (),
-    vary_headers: Iterable[str] = (),
-    vary_cookies: Iterable[str] | None = None,
-    vary_host: bool = True,
-    tenant: TenantRule | None = None,
-    key: KeyFunction | None = None,
-    trailing_slash: TrailingSlash = TrailingSlash.STRIP,
-    lease_seconds: float = 15.0,
-    wait_timeout: float = 10.0,
-    poll_interval: float = 0.05,
-    deadline_margin: float = 1.0,
-    contention: ContentionPolicy = ContentionPolicy.SERVE_STALE,
-    cacheable_statuses: Iterable[int] = DEFAULT_CACHEABLE_STATUSES,
-    max_body_bytes: int = 5 * 1024 * 1024,
-    stale_if_error: int = 86_400,
-    cdn_cache_control: bool = True,
-    error_footer: str | Callable[[str], str] | None = None,
-    logger: Logger | None = None,
-    metrics: Metrics | None = None,
-    tracer: Any = None,
-    tracing: bool | None = None,
-    clock: Clock | None = None,
     body_cache: BodyCache | None = None,
+    **options: Unpack[IsrFaceOptions],
 ) -> Callable[[FaceFn], IsrFace]:
-    """Decorate a face: ``@isr_face(revalidate=60)``. See :class:`IsrConfig` and
-    :class:`KeyConfig` for what each option means."""
+    """Decorate a face: ``@isr_face(revalidate=60)``. Page options: :func:`isr_config`;
+    handler options (store, error_footer, logger, metrics, tracer, tracing, clock):
+    :class:`~lambda_isr.handler.FaceHandler`. All are validated now."""
     if fn is not None:
         raise ConfigError("use @isr_face(revalidate=<seconds>), with parentheses")
-    if store is not None and not isinstance(store, Store) and not callable(store):
-        raise ConfigError("store must be a Store or a zero-argument callable returning one")
-    config = isr_config(
-        revalidate=revalidate,
-        vary_query=vary_query,
-        vary_headers=vary_headers,
-        vary_cookies=vary_cookies,
-        vary_host=vary_host,
-        tenant=tenant,
-        key=key,
-        trailing_slash=trailing_slash,
-        lease_seconds=lease_seconds,
-        wait_timeout=wait_timeout,
-        poll_interval=poll_interval,
-        deadline_margin=deadline_margin,
-        contention=contention,
-        cacheable_statuses=cacheable_statuses,
-        max_body_bytes=max_body_bytes,
-        stale_if_error=stale_if_error,
-        cdn_cache_control=cdn_cache_control,
-    )
-    footer = footer_option(error_footer)
-    obs = Observability(logger=logger, metrics=metrics, tracer=tracer, tracing=tracing)
+    unknown = sorted(set(options) - HANDLER_OPTIONS - PAGE_OPTIONS)
+    if unknown:
+        raise ConfigError(f"@isr_face got unknown option(s): {', '.join(unknown)}")
+    handler: dict[str, Any] = {k: v for k, v in options.items() if k in HANDLER_OPTIONS}
+    page: dict[str, Any] = {k: v for k, v in options.items() if k in PAGE_OPTIONS}
+    config = isr_config(revalidate=revalidate, **page)
+    FaceHandler(**handler)  # validate the handler options now, at decoration
 
     def decorate(face: FaceFn) -> IsrFace:
         return IsrFace(
             face,
             config=config,
-            store=store,
-            observability=obs,
-            clock=clock or SYSTEM_CLOCK,
-            footer=footer,
             bodies=body_cache if body_cache is not None else BodyCache(),
+            **handler,
         )
 
     return decorate
+
+
+PAGE_OPTIONS = frozenset(PageOptions.__annotations__)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
-from lambda_isr.clock import Clock
+from aws_lambda_powertools import Logger, Metrics
+
+from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import ConfigError, InvalidEventError, StoreUnavailableError
 from lambda_isr.http.request import FaceRequest, event_request_id, parse_event, response_request_id
 from lambda_isr.http.response import default_footer
@@ -27,7 +29,22 @@ from lambda_isr.store.contract import Store
 
 StoreSource = Store | Callable[[], Store] | None
 
-__all__ = ["FaceHandler", "StoreSource", "footer_option"]
+
+class HandlerOptions(TypedDict, total=False):
+    """The options every handler takes (``@isr_face``, ``FaceApp``)."""
+
+    store: StoreSource
+    error_footer: str | Callable[[str], str] | None
+    logger: Logger | None
+    metrics: Metrics | None
+    tracer: Any
+    tracing: bool | None
+    clock: Clock | None
+
+
+HANDLER_OPTIONS = frozenset(HandlerOptions.__annotations__)
+
+__all__ = ["HANDLER_OPTIONS", "FaceHandler", "HandlerOptions", "StoreSource", "footer_option"]
 
 
 def footer_option(option: str | Callable[[str], str] | None) -> Callable[[str], str]:
@@ -49,14 +66,24 @@ class FaceHandler:
     def __init__(
         self,
         *,
-        store: StoreSource,
-        observability: Observability,
-        clock: Clock,
-        footer: Callable[[str], str],
+        store: StoreSource = None,
+        error_footer: str | Callable[[str], str] | None = None,
+        logger: Logger | None = None,
+        metrics: Metrics | None = None,
+        tracer: Any = None,
+        tracing: bool | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self.observability = observability
-        self.clock = clock
-        self._footer = footer
+        """The options every handler takes (validated now, at import): the store (a
+        :class:`Store` or a zero-argument factory; default: from the environment), the error
+        footer, Powertools' logger/metrics/tracer, and the clock."""
+        if store is not None and not isinstance(store, Store) and not callable(store):
+            raise ConfigError("store must be a Store or a zero-argument callable returning one")
+        self.observability = Observability(
+            logger=logger, metrics=metrics, tracer=tracer, tracing=tracing
+        )
+        self.clock = clock or SYSTEM_CLOCK
+        self._footer = footer_option(error_footer)
         self._store_source = store
         if store is None:
             store_settings()  # a configuration mistake fails now, naming the variable

@@ -4,14 +4,11 @@ a 503 with retry-after."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from lambda_isr import isr_face
 from lambda_isr.errors import ConfigError
-from lambda_isr.runtime.loop import Runtime, RuntimeConfig
 from lambda_isr.settings import (
     ENV_BUCKET,
     ENV_TABLE,
@@ -19,9 +16,6 @@ from lambda_isr.settings import (
     observability_settings,
     store_settings,
 )
-from tests.support.fake_runtime_api import FakeRuntimeApi, fake_api
-
-HALF_CONFIGURED = {ENV_TABLE: "pages", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def test_table_without_bucket_fails_at_decoration_naming_both_variables(
@@ -75,37 +69,3 @@ def test_settings_never_import_boto3() -> None:
         "assert 'lambda_isr.store.dynamodb' not in sys.modules, 'store'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-@pytest.fixture
-def api() -> Iterator[FakeRuntimeApi]:
-    with fake_api() as running:
-        yield running
-
-
-@pytest.fixture
-def task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    yield tmp_path
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
-
-
-def test_under_the_runtime_a_half_configured_store_is_an_init_error(
-    api: FakeRuntimeApi, task_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in HALF_CONFIGURED.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv(ENV_BUCKET, raising=False)
-    (task_root / "site_half.py").write_text(
-        "from lambda_isr import isr_face\n\n"
-        "@isr_face(revalidate=60)\n"
-        "def handler(request):\n    return 'page'\n"
-    )
-    runtime = Runtime(RuntimeConfig(api.address, "site_half.handler", str(task_root)), {})
-    assert runtime.init() == 1
-    runtime.client.close()
-    [(header, payload)] = api.init_errors
-    assert header == payload["errorType"] == "ConfigError"
-    assert ENV_BUCKET in payload["errorMessage"]

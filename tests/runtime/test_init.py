@@ -17,6 +17,7 @@ from lambda_isr.errors import HandlerLoadError
 from lambda_isr.runtime.loader import load_handler
 from lambda_isr.runtime.logs import setup_logging
 from lambda_isr.runtime.loop import Runtime, RuntimeConfig
+from lambda_isr.settings import ENV_BUCKET, ENV_TABLE
 from tests.support.fake_runtime_api import FakeRuntimeApi
 
 
@@ -180,3 +181,21 @@ def test_text_logs_and_trace_level(root_logger: logging.Logger) -> None:
     line = out.getvalue()
     assert line.startswith("[DEBUG]\t")
     assert line.endswith("\trid-2\thello\n")
+
+
+def test_under_the_runtime_a_half_configured_store_is_an_init_error(
+    api: FakeRuntimeApi, task_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_TABLE, "pages")
+    monkeypatch.delenv(ENV_BUCKET, raising=False)
+    (task_root / "site_half.py").write_text(
+        "from lambda_isr import isr_face\n\n"
+        "@isr_face(revalidate=60)\n"
+        "def handler(request):\n    return 'page'\n"
+    )
+    runtime = Runtime(RuntimeConfig(api.address, "site_half.handler", str(task_root)), {})
+    assert runtime.init() == 1
+    runtime.client.close()
+    [(header, payload)] = api.init_errors
+    assert header == payload["errorType"] == "ConfigError"
+    assert ENV_BUCKET in payload["errorMessage"]

@@ -34,9 +34,10 @@ from lambda_isr.app.head import PageHead
 from lambda_isr.app.page import Document, LoadFn, Page, page_render
 from lambda_isr.app.router import RoutePattern, Router, parse_pattern
 from lambda_isr.app.ssr import serve_uncached
-from lambda_isr.clock import SYSTEM_CLOCK, Clock
+from lambda_isr.clock import Clock
 from lambda_isr.errors import ConfigError, InvalidEventError
-from lambda_isr.face import FaceHandler, StoreSource, footer_option, isr_config
+from lambda_isr.face import FaceHandler, StoreSource, isr_config
+from lambda_isr.handler import footer_option
 from lambda_isr.http.request import FaceRequest, RequestHeaders
 from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.isr.config import IsrConfig, KeyConfig, TenantRule
@@ -45,8 +46,6 @@ from lambda_isr.isr.keys import cache_view, normalise_host, normalise_path
 from lambda_isr.isr.policy import cache_status
 from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.states import CacheState
-from lambda_isr.observability import Observability
-from lambda_isr.store.contract import Store
 
 __all__ = ["SITE_HOST_ENV", "FaceApp", "Mode", "site_host"]
 
@@ -155,8 +154,6 @@ class FaceApp(FaceHandler):
         clock: Clock | None = None,
         body_cache: BodyCache | None = None,
     ) -> None:
-        if store is not None and not isinstance(store, Store) and not callable(store):
-            raise ConfigError("store must be a Store or a zero-argument callable returning one")
         if title_template is not None and (
             not isinstance(title_template, str) or "%s" not in title_template
         ):
@@ -167,11 +164,12 @@ class FaceApp(FaceHandler):
             raise ConfigError("not_found must be a face: a callable taking the FaceRequest")
         super().__init__(
             store=store,
-            observability=Observability(
-                logger=logger, metrics=metrics, tracer=tracer, tracing=tracing
-            ),
-            clock=clock or SYSTEM_CLOCK,
-            footer=footer_option(error_footer),
+            error_footer=error_footer,
+            logger=logger,
+            metrics=metrics,
+            tracer=tracer,
+            tracing=tracing,
+            clock=clock,
         )
         self.site_host = site_host(host)
         self.tenant = tenant

@@ -7,6 +7,7 @@ machine says the request is answered, performing each action here (see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lambda_isr.errors import InvalidEventError, InvalidKeyError, StoreError, TenantRequiredError
@@ -95,8 +96,6 @@ class RequestCycle:
                 return
 
     def _keyed(self, begin: Begin) -> Begin:
-        from dataclasses import replace  # noqa: PLC0415
-
         try:
             decision = build_key(self.request, self.d.config.keys)
         except TenantRequiredError:

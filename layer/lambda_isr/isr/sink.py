@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_isr.runtime.writer import BufferedWriter, HeaderInput, ResponseWriter, normalise_head
+from lambda_isr.errors import ResponseStateError
+from lambda_isr.runtime.writer import BufferedWriter, HeaderInput, ResponseWriter
 
 __all__ = ["BufferedSink", "DetachedSink", "Sink", "StreamingSink"]
 
@@ -71,47 +72,19 @@ class BufferedSink(BufferedWriter):
         return self.to_function_url_response()
 
 
-class DetachedSink:
-    """No client: heads are validated, bytes are counted and dropped."""
+class DetachedSink(BufferedWriter):
+    """No client: the buffered writer's head validation and state checks, but the bytes are
+    counted and dropped."""
 
     eager = False
     attached = False
 
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self._started = False
-        self._finished = False
-        self._size = 0
-        self.error: BaseException | None = None
-
-    @property
-    def started(self) -> bool:
-        return self._started
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
-    def bytes_written(self) -> int:
-        return self._size
-
-    def start(
-        self, status: int = 200, headers: HeaderInput | None = None, cookies: Sequence[str] = ()
-    ) -> None:
-        self.status, _, _ = normalise_head(status, headers, cookies)
-        self._started = True
-
     def write(self, data: bytes | str) -> None:
-        self._started = True
+        if self.finished:
+            raise ResponseStateError("write after the response ended")
+        if not self.started:
+            self.start()
         self._size += len(data)
-
-    def end(self) -> None:
-        self._finished = True
-
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        self._finished = True
 
 
 Sink = StreamingSink | BufferedSink | DetachedSink
