@@ -96,6 +96,7 @@ def prepare(tmp: Path) -> tuple[str, list[Path], list[Path]]:
     for source in (REPO / "handler").glob("*.py"):
         (handler / source.name).write_bytes(source.read_bytes())
     (handler / "templates").symlink_to(REPO / "handler" / "templates")
+    (handler / "dist").symlink_to(REPO / "handler" / "dist")  # the Vite manifest
     for folder in (deps, xray, handler):
         build_layer.compile_pyc(folder, python)
     size = build_layer.folder_size(layer) / 1e6

@@ -12,11 +12,17 @@ and answers buffered under the stock one):
 - anything else: the custom not-found page, one cached copy shared by every unknown URL.
 - ``?fail=late`` on any ISR page: the render fails after bytes were sent (error footer and
   Lambda error trailers; nothing is cached).
+
+Client assets: ``frontend/`` is built by Vite into ``dist/`` (``make frontend``). The manifest,
+``dist/.vite/manifest.json``, ships with this code; every page gets the stylesheets, module
+preloads and module script of its entry (``src/main.js``, or ``src/post.js`` for posts, whose
+button works only once the module has read the page's hydration data).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,10 @@ import data
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from lambda_isr import FaceApp, FaceRequest, Hydration, Loaded, Meta, Page, PageHead
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "dist" / ".vite" / "manifest.json"
+"""Vite's manifest (built by ``make frontend``; a missing one fails the import, naming the fix)."""
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -56,6 +66,8 @@ app = FaceApp(
         meta=(Meta("width=device-width, initial-scale=1", name="viewport"),),
     ),
     not_found=not_found,
+    manifest=MANIFEST,
+    entry="src/main.js",
 )
 handler = app
 """The name ``template.yaml`` and ``make dev`` use (``app.handler``)."""
@@ -78,13 +90,15 @@ async def load_post(request: FaceRequest) -> Loaded:
     return Loaded(post, head=head)
 
 
-@app.face("/posts/{slug}", load=load_post, **ISR)
+@app.face("/posts/{slug}", load=load_post, entry="src/post.js", **ISR)
 def post(request: FaceRequest, found: data.Post | None) -> Page:
     slug = request.params["slug"]
     body = TEMPLATES.get_template("post.html").generate_async(
         post=found, slug=slug, fail=_fail(request)
     )
-    hydration = Hydration({"slug": slug, "title": found.title if found else None})
+    generated_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    data_for_client = {"slug": slug, "title": found.title if found else None}
+    hydration = Hydration({**data_for_client, "generatedAt": generated_at})
     return Page(body=body, status=200 if found else 404, hydration=hydration)
 
 

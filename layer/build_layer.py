@@ -45,6 +45,11 @@ DEV_ONLY = (
     "runtime/local_invoke.py",  # `lambda-isr invoke`
     "runtime/recording.py",  # recorded invocations, for local_api
     "store/faults.py",  # fault injection
+    "layer_build.py",  # `lambda-isr layer`
+    "layer_files",  # what `lambda-isr layer` copies (the wrapper, the pinned requirements)
+    "init_site.py",  # `lambda-isr init`
+    "site_template",  # the files `lambda-isr init` writes
+    "assets_cli.py",  # `lambda-isr publish-assets`
 )
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 

@@ -25,7 +25,12 @@ from typing import Any, NoReturn
 import lambda_isr
 
 # lambda-isr invoke is registered by this module (its runner: lambda_isr.runtime.local_invoke).
-SUBCOMMANDS: tuple[str, ...] = ("lambda_isr.dev",)  # lambda-isr dev
+SUBCOMMANDS: tuple[str, ...] = (
+    "lambda_isr.dev",  # lambda-isr dev
+    "lambda_isr.assets_cli",  # lambda-isr publish-assets
+    "lambda_isr.init_site",  # lambda-isr init
+    "lambda_isr.layer_build",  # lambda-isr layer
+)
 USAGE = 2
 HANDLER_HELP = "the handler, module.function (function handler in app.py: app.handler)"
 TASK_ROOT_HELP = "the folder that holds the handler's module"

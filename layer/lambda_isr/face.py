@@ -73,6 +73,7 @@ class PageOptions(TypedDict, total=False):
     max_body_bytes: int
     stale_if_error: int
     cdn_cache_control: bool
+    pass_seconds: float | None
 
 
 class IsrFaceOptions(HandlerOptions, PageOptions, total=False):
@@ -115,7 +116,7 @@ def isr_config(
     tenant: TenantRule | None = None,
     key: KeyFunction | None = None,
     trailing_slash: TrailingSlash = TrailingSlash.STRIP,
-    lease_seconds: float = 15.0,
+    lease_seconds: float = 4.0,
     wait_timeout: float = 10.0,
     poll_interval: float = 0.05,
     deadline_margin: float = 1.0,
@@ -124,6 +125,7 @@ def isr_config(
     max_body_bytes: int = 5 * 1024 * 1024,
     stale_if_error: int = 86_400,
     cdn_cache_control: bool = True,
+    pass_seconds: float | None = None,
     route: str | None = None,
 ) -> IsrConfig:
     """The validated :class:`IsrConfig` of one page's options (shared by ``@isr_face`` and
@@ -144,6 +146,7 @@ def isr_config(
         max_body_bytes=max_body_bytes,
         stale_if_error=stale_if_error,
         cdn_cache_control=cdn_cache_control,
+        pass_seconds=pass_seconds,
         route=route,
         keys=KeyConfig(
             vary_query=tuple(vary_query),

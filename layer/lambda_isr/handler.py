@@ -22,6 +22,7 @@ from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.sink import BufferedSink, Sink, StreamingSink
 from lambda_isr.isr.states import CacheState
 from lambda_isr.isr.trace import RequestTrace
+from lambda_isr.namespace import defining_source
 from lambda_isr.observability import Observability
 from lambda_isr.runtime.writer import ResponseWriter
 from lambda_isr.settings import store_settings
@@ -85,6 +86,8 @@ class FaceHandler:
         self.clock = clock or SYSTEM_CLOCK
         self._footer = footer_option(error_footer)
         self._store_source = store
+        self.source_file: str | None = defining_source()
+        """The file that defines this handler: the embedded store's namespace comes from it."""
         if store is None:
             store_settings()  # a configuration mistake fails now, naming the variable
         self._store: Store | None = store if isinstance(store, Store) else None
@@ -103,7 +106,7 @@ class FaceHandler:
                     else:
                         from lambda_isr.store.config import store_from_env  # noqa: PLC0415
 
-                        self._store = store_from_env()
+                        self._store = store_from_env(source=self.source_file)
                 except (StoreUnavailableError, ConfigError):
                     raise
                 except Exception as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,8 +22,10 @@ from lambda_isr.errors import ConfigError, InvalidKeyError
 __all__ = [
     "ENV_BUCKET",
     "ENV_DIR",
+    "ENV_ERROR_BANNER",
     "ENV_LAMBDA",
     "ENV_PREFIX",
+    "ENV_STORE_NAMESPACE",
     "ENV_TABLE",
     "ENV_TIMEOUT",
     "ObservabilitySettings",
@@ -45,11 +48,23 @@ ENV_TIMEOUT = "LAMBDA_ISR_STORE_TIMEOUT"
 """Seconds one store call may wait per attempt. Default 2."""
 ENV_LAMBDA = "AWS_LAMBDA_FUNCTION_NAME"
 """Set by Lambda: tells the embedded store it runs inside a sandbox."""
+ENV_STORE_NAMESPACE = "LAMBDA_ISR_NAMESPACE"
+"""The store namespace, set explicitly. Unset (the default), the embedded store keeps each app
+in a subfolder named after the file of the module that defines it, and the AWS store is not
+namespaced. Set, it names that subfolder, and on the AWS store it partitions the table
+(``TENANT#<namespace>#CACHE#...``, TableTheory's tenant partition) and puts page bodies under
+``<prefix>/<namespace>/``. Letters, digits, ``.``, ``_`` and ``-``; at most 100."""
 
 DEFAULT_PREFIX = "isr"
 DEFAULT_DIR = ".lambda-isr"
 LAMBDA_DIR = "/tmp/lambda-isr"  # noqa: S108 - the only writable place inside Lambda
 DEFAULT_TIMEOUT = 2.0
+_NAMESPACE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+# --- development ---------------------------------------------------------------------------
+ENV_ERROR_BANNER = "LAMBDA_ISR_ERROR_BANNER"
+"""``1``: a render that fails after bytes were sent ends with a visible error banner after the
+invisible error footer (``lambda-isr dev`` sets it). Default: the footer only."""
 
 # --- observability ---------------------------------------------------------------------------
 ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
@@ -71,6 +86,8 @@ class StoreSettings:
     directory: str
     timeout: float
     in_lambda: bool
+    namespace: str | None = None
+    """The explicit namespace (argument or ``LAMBDA_ISR_NAMESPACE``), else ``None``."""
 
     @property
     def aws(self) -> bool:
@@ -86,9 +103,14 @@ def store_settings(
     prefix: str | None = None,
     directory: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
+    namespace: str | None = None,
 ) -> StoreSettings:
     """Resolve and validate the store's settings (explicit argument > environment > default)."""
     env = os.environ if environ is None else environ
+    if namespace is None:
+        namespace = env.get(ENV_STORE_NAMESPACE) or None
+    if namespace is not None:
+        namespace = check_namespace(namespace, ENV_STORE_NAMESPACE)
     table = table if table is not None else env.get(ENV_TABLE)
     bucket = bucket if bucket is not None else env.get(ENV_BUCKET)
     for name, value in ((ENV_TABLE, table), (ENV_BUCKET, bucket)):
@@ -119,7 +141,25 @@ def store_settings(
         directory=os.fspath(directory),
         timeout=float(timeout),
         in_lambda=in_lambda,
+        namespace=namespace,
     )
+
+
+def check_namespace(value: str, name: str) -> str:
+    """A namespace is one safe path segment and a DynamoDB tenant (no ``#``, no ``/``)."""
+    if not isinstance(value, str) or not _NAMESPACE_RE.fullmatch(value):
+        raise ConfigError(
+            f"{name}={value!r} is not a namespace: use 1-100 letters, digits, '.', '_' or '-',"
+            " starting with a letter or digit (for example my-site)"
+        )
+    return value
+
+
+def error_banner_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``LAMBDA_ISR_ERROR_BANNER`` asks for the visible error banner."""
+    env = os.environ if environ is None else environ
+    flag = env.get(ENV_ERROR_BANNER, "")
+    return flag.strip().lower() not in _FALSE and bool(flag.strip())
 
 
 def _prefix(raw: str) -> str:

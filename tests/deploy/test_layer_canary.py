@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lambda_isr.runtime.recording import StreamEnd
+from tests.app.assets_support import ensure_frontend
 from tests.support.fake_runtime_api import FakeRuntimeApi
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +32,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("canary")
     build_layer.build(root / "opt", "x86_64", "3.13")
     deps = root / "task"
-    shutil.copytree(REPO / "handler", deps, ignore=shutil.ignore_patterns("__pycache__"))
+    ensure_frontend()  # the function ships the Vite manifest, not the front end or its assets
+    skip = shutil.ignore_patterns("__pycache__", "frontend", "assets", "Makefile")
+    shutil.copytree(REPO / "handler", deps, ignore=skip)
     build_layer.pip_install(deps, REPO / "handler" / "requirements.txt", "x86_64", "3.13")
     return root
 

@@ -44,10 +44,19 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def demo_function(template: dict[str, Any]) -> dict[str, Any]:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert set(functions) == {"DemoFunction", "RevalidateFunction"}
+    return functions["DemoFunction"]
+
+
 def test_function_streams_through_the_layer_wrapper(template: dict[str, Any]) -> None:
-    (fn,) = resources_of(template, "AWS::Serverless::Function").values()
+    fn = demo_function(template)
     props = fn["Properties"]
-    assert props["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    assert props["FunctionUrlConfig"] == {
+        "AuthType": {"!If": ["CloudFrontOn", "AWS_IAM", "NONE"]},  # test_template_cloudfront
+        "InvokeMode": "RESPONSE_STREAM",
+    }
     env = props["Environment"]["Variables"]
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/lambda-isr-wrapper"
     assert env["FACETHEORY_CACHE_TABLE_NAME"] == {"!Ref": "CacheTable"}
@@ -65,6 +74,9 @@ def test_layer_is_built_by_the_makefile_and_exported(template: dict[str, Any]) -
     assert f"build-{name}:" in makefile
     assert template["Outputs"]["LayerArn"]["Export"]
     assert {"LayerArn", "FunctionUrl", "TableName", "BucketName"} <= set(template["Outputs"])
+    for function in ("DemoFunction", "RevalidateFunction"):  # handler/Makefile builds both
+        assert template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
+        assert f"build-{function}:" in (ROOT / "handler" / "Makefile").read_text()
 
 
 def test_table_has_the_shared_schema_and_ttl(template: dict[str, Any]) -> None:
@@ -95,7 +107,7 @@ def test_bucket_is_private_encrypted_and_tls_only(template: dict[str, Any]) -> N
 
 
 def test_iam_is_least_privilege(template: dict[str, Any]) -> None:
-    (fn,) = resources_of(template, "AWS::Serverless::Function").values()
+    fn = demo_function(template)
     statements = [s for policy in fn["Properties"]["Policies"] for s in policy["Statement"]]
     actions = {
         a

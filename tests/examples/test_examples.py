@@ -21,6 +21,7 @@ from tests.support.fake_runtime_api import FakeRuntimeApi, run_in_process
 
 @pytest.fixture
 def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRuntimeApi]:
+    monkeypatch.setenv("LAMBDA_ISR_NAMESPACE", "examples")  # the site and its purger share it
     monkeypatch.setenv("LAMBDA_ISR_DIR", str(tmp_path / "store"))
     monkeypatch.delenv("FACETHEORY_CACHE_TABLE_NAME", raising=False)
     with FakeRuntimeApi() as fake:

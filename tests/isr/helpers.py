@@ -113,6 +113,10 @@ class SpyMeta:
         self._note("release")
         self.inner.release_lease(lease)
 
+    def mark_uncacheable(self, lease: Lease, seconds: float) -> bool:
+        self._note("mark")
+        return bool(self.inner.mark_uncacheable(lease, seconds))
+
     def invalidate(self, cache_key: str) -> bool:
         return bool(self.inner.invalidate(cache_key))
 

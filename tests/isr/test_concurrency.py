@@ -72,11 +72,25 @@ def test_new_key_under_32_threads_renders_once_and_all_get_the_page() -> None:
             assert held.acquire(timeout=30)
         yield "<p>only once</p>"
 
-    env = make_env(face, clock=SystemClock(), contention=ContentionPolicy.WAIT)
-    env.meta.on_acquire = lambda result: held.release() if isinstance(result, LeaseHeld) else None
+    waiting: set[int] = set()
+    guard = threading.Lock()
+
+    def on_acquire(result: object) -> None:
+        # Count each waiting request once: a waiter retries the lease every 0.5 s.
+        if isinstance(result, LeaseHeld):
+            with guard:
+                if threading.get_ident() not in waiting:
+                    waiting.add(threading.get_ident())
+                    held.release()
+
+    env = make_env(face, clock=SystemClock(), contention=ContentionPolicy.WAIT, wait_timeout=60)
+    env.meta.on_acquire = on_acquire
     replies = _run_all(env)
     assert len(env.renders) == 1
     states = sorted(r.headers["x-isr-cache"] for r in replies)
-    assert states == ["miss"] + ["wait-hit"] * (THREADS - 1)
+    # Invariants, not one schedule: one render, everyone else served its generation (a
+    # request that read the record after the commit is a plain hit).
+    assert states.count("miss") == 1
+    assert set(states) <= {"miss", "wait-hit", "hit"}
     assert {r.body for r in replies} == {b"<p>only once</p>"}
     assert all(r.ended and r.error is None for r in replies)

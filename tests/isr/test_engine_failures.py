@@ -199,7 +199,7 @@ def test_slow_render_keeps_its_lease() -> None:
         holder["contender"] = env.meta.inner.try_acquire_lease(key_for(), 15)
         yield "<p>end</p>"
 
-    env = make_env(slow)
+    env = make_env(slow, lease_seconds=15)
     reply = stream(env, load_event("get"))
     assert reply.body == b"<p>start</p><p>end</p>"
     assert isinstance(holder["contender"], LeaseHeld)
@@ -217,7 +217,7 @@ def test_lost_lease_at_commit_is_logged_not_served_as_error() -> None:
         env.clock.advance(20)  # our 15 s lease expired (no refresh: the keeper polls slowly)
         taken["lease"] = env.meta.inner.try_acquire_lease(key_for(), 15)
 
-    env = make_env(slow)
+    env = make_env(slow, lease_seconds=15)
     env.face.driver.keeper_poll = 3600
     reply = stream(env, load_event("get"))
     assert isinstance(taken["lease"], Lease)

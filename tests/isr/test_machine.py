@@ -364,6 +364,149 @@ def test_committed_generation_with_an_unreadable_body_keeps_waiting() -> None:
     assert isinstance(m.send(read(FRESH, 0.1)), Sleep)  # not newer than the unreadable one
 
 
+# --- hit-for-pass (issue 16, item 1) ----------------------------------------------------
+
+PASSING = LeaseHeld(KEY, NOW - 1, pass_until=NOW + 30)
+PASS_RENDER = Render(CacheState.BYPASS, "lambda-isr; fwd=bypass; detail=pass")
+
+
+def test_a_pass_marker_renders_uncached_at_once() -> None:
+    m = machine()
+    begin(m)
+    assert m.send(read(None)) == AcquireLease()
+    assert m.send(LeaseResult(PASSING, NOW, 0.0)) == PASS_RENDER
+    assert (m.notes, m.detail) == ([Note.HIT_FOR_PASS], "pass")
+    assert m.send(Rendered(RenderOutcome.NOT_STORED)) == Finish()
+
+
+def test_a_pass_marker_beats_serving_stale_and_waiting() -> None:
+    for contention in ContentionPolicy:
+        m = machine(contention=contention)
+        begin(m)
+        m.send(read(STALE))
+        assert m.send(LeaseResult(PASSING, NOW, 0.0)) == PASS_RENDER
+
+
+def test_a_waiter_that_meets_the_marker_stops_waiting() -> None:
+    m = machine(poll_interval=0.05)
+    begin(m)
+    m.send(read(None))
+    assert isinstance(m.send(held()), Sleep)  # the holder's render has not shown it yet
+    m.send(Woke(NOW + 0.6, 0.6))
+    assert m.send(read(None, 0.6)) == AcquireLease()
+    assert m.send(LeaseResult(PASSING, NOW + 0.6, 0.6)) == PASS_RENDER  # no Sleep after it
+
+
+def test_a_marker_this_process_knows_skips_the_lease() -> None:
+    m = machine()
+    assert m.send(Begin("GET", KEY, now=NOW, pass_until=NOW + 30)) == ReadRecord(last_known=True)
+    assert m.send(read(None)) == PASS_RENDER
+    fresh = machine()
+    fresh.send(Begin("GET", KEY, now=NOW, pass_until=NOW + 30))
+    hit = fresh.send(read(FRESH))  # a fresh copy is still a hit
+    assert isinstance(hit, ServeRecord)
+    assert hit.state is CacheState.HIT
+    ended = machine()
+    ended.send(Begin("GET", KEY, now=NOW, pass_until=NOW))  # over: take the lease again
+    assert ended.send(read(None)) == AcquireLease()
+
+
+def test_an_ended_marker_is_an_ordinary_contention() -> None:
+    m = machine()
+    begin(m)
+    m.send(read(None))
+    old = LeaseHeld(KEY, NOW + 4, pass_until=NOW)
+    assert isinstance(m.send(LeaseResult(old, NOW, 0.0)), Sleep)
+
+
+def test_the_default_pass_window_is_min_revalidate_30() -> None:
+    assert IsrConfig(revalidate=60).hit_for_pass_seconds == 30
+    assert IsrConfig(revalidate=10).hit_for_pass_seconds == 10
+    assert IsrConfig(revalidate=60, pass_seconds=0).hit_for_pass_seconds == 0
+
+
+# --- a holder that died (issue 16, item 11) -----------------------------------------------
+
+
+def _wait_until(m: IsrMachine, mono: float, expiry: float) -> object:
+    """Poll and retry until ``mono``; the holder's lease expiry is ``expiry`` on each retry."""
+    action: object = None
+    t = 0.0
+    while t < mono:
+        t = round(t + 0.25, 2)
+        action = m.send(Woke(NOW + t, t))
+        assert action == ReadRecord()
+        action = m.send(read(None, t))
+        if action == AcquireLease():
+            action = m.send(held(t, until=expiry))
+        if not isinstance(action, Sleep):
+            return action
+    return action
+
+
+def test_a_silent_holder_with_a_long_lease_is_not_waited_out() -> None:
+    m = machine(lease_seconds=15, wait_timeout=10)
+    begin(m)
+    m.send(read(None))
+    m.send(held(until=NOW + 15))  # the holder died: its expiry never moves again
+    action = _wait_until(m, 10.0, NOW + 15)
+    assert action == Render(CacheState.BYPASS, "lambda-isr; fwd=bypass; detail=holder-silent")
+    assert Note.HOLDER_SILENT in m.notes
+    assert m.now - NOW <= m.cfg.holder_silent_seconds + 0.5  # ~3 s, not wait_timeout (10 s)
+
+
+def test_a_silent_holder_with_a_short_lease_is_taken_over_at_its_expiry() -> None:
+    m = machine(lease_seconds=4)
+    begin(m)
+    m.send(read(None))
+    m.send(held(until=NOW + 4))
+    action = _wait_until(m, 10.0, NOW + 4)
+    assert action == AcquireLease()  # at the expiry
+    assert 4 <= m.now - NOW <= 4.5
+    assert m.send(won(m.mono)) == ReadRecord()
+    assert m.send(read(None, m.mono)) == Render(CacheState.MISS, "lambda-isr; fwd=miss", LEASE)
+
+
+def test_a_live_holder_is_waited_for() -> None:
+    m = machine(lease_seconds=15, wait_timeout=10, poll_interval=0.25)
+    begin(m)
+    m.send(read(None))
+    m.send(held(until=NOW + 15))
+    t, action = 0.0, None
+    while t < 9.5:  # the holder refreshes every second: its expiry keeps moving
+        t = round(t + 0.25, 2)
+        m.send(Woke(NOW + t, t))
+        action = m.send(read(None, t))
+        if action == AcquireLease():
+            action = m.send(held(t, until=NOW + 15 + int(t)))
+        assert isinstance(action, Sleep), (t, action)
+
+
+def test_the_lease_refresh_interval_and_silence() -> None:
+    assert IsrConfig(revalidate=60).lease_seconds == 4
+    assert IsrConfig(revalidate=60).lease_refresh_seconds == 1
+    assert IsrConfig(revalidate=60, lease_seconds=2).lease_refresh_seconds == 0.5
+    assert IsrConfig(revalidate=60).holder_silent_seconds == 3
+
+
+# --- clocks (issue 16, item 10) -----------------------------------------------------------
+
+
+def test_a_record_from_the_future_is_stale() -> None:
+    m = machine()
+    begin(m)
+    assert m.send(read(rec(generated_at=NOW + 300))) == AcquireLease()
+
+
+def test_freshness_never_exceeds_revalidate_on_the_readers_clock() -> None:
+    m = machine()
+    begin(m)
+    action = m.send(read(rec(generated_at=NOW + 3)))  # within the 5 s tolerance
+    assert isinstance(action, ServeRecord)
+    assert action.state is CacheState.HIT
+    assert action.status_entry == "lambda-isr; hit; ttl=60"  # not 63
+
+
 # --- the protocol itself ----------------------------------------------------------------
 
 
@@ -390,7 +533,8 @@ def test_the_core_imports_no_io() -> None:
         "import sys, lambda_isr.isr.machine;"
         "bad = [m for m in sys.modules if m.startswith(('boto', 'lambda_isr.store.dynamodb',"
         " 'lambda_isr.store.sqlite', 'lambda_isr.runtime', 'lambda_isr.http', 'socket',"
-        " 'threading', 'lambda_isr.isr.pipeline', 'lambda_isr.isr.driver'))];"
+        " 'threading', 'lambda_isr.isr.pipeline', 'lambda_isr.isr.driver',"
+        " 'lambda_isr.isr.cycle'))];"
         "print(bad); assert not bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

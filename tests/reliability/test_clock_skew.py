@@ -135,9 +135,9 @@ def test_skewed_workers_render_once_per_period_without_deadlock(
     assert results
     states = {r["headers"]["x-isr-cache"] for r in results}
     assert {r["statusCode"] for r in results} == {200}
+    # Invariants, not one schedule (which requests waited or got a stale copy depends on how
+    # the threads were scheduled): every answer whole, one render at a time, one per period.
     assert states <= {"hit", "miss", "wait-hit", "stale"}
-    assert "stale" in states
-    assert "wait-hit" in states
     for r in results:
         assert r["body"].startswith("<p>generation ")
         assert r["body"].endswith("<p>end</p>")

@@ -58,6 +58,7 @@ def meta_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Met
             store = MemoryMetaStore(clock=c, token_source=t)
             store._records = shared._records
             store._leases = shared._leases
+            store._passes = shared._passes
             store._lock = shared._lock
             return store
 
@@ -90,6 +91,8 @@ class HtmlHarness:
     make: Callable[[], HtmlStore]
     writes: Callable[[], int]
     """Objects physically written so far (content-addressed skips not counted)."""
+    damage: Callable[[str, bytes], None]
+    """Replace the bytes behind an object key, as a foreign writer or a broken copy would."""
 
 
 @pytest.fixture(params=HTML_BACKENDS)
@@ -97,21 +100,37 @@ def html_harness(request: pytest.FixtureRequest, tmp_path: Path) -> HtmlHarness:
     name: str = request.param
     if name == "memory":
         mem = MemoryHtmlStore()
-        return HtmlHarness(name, lambda: mem, lambda: mem.puts)
+        return HtmlHarness(name, lambda: mem, lambda: mem.puts, mem.damage)
     if name == "files":
         root = tmp_path / "html"
 
-        def files_written() -> int:
-            return sum(1 for p in root.rglob("*.html") if p.is_file())
+        seen: set[tuple[str, int]] = set()
 
-        return HtmlHarness(name, lambda: FileHtmlStore(root), files_written)
+        def files_written() -> int:
+            # Every write publishes a new file (os.replace): a new inode under the key's path.
+            seen.update((str(p), p.stat().st_ino) for p in root.rglob("*.html") if p.is_file())
+            return len(seen)
+
+        def damage_file(key: str, body: bytes) -> None:
+            path = FileHtmlStore(root).path_for(key)
+            header, _, _ = path.read_bytes().partition(b"\n")
+            path.write_bytes(header + b"\n" + body)  # the header line stays
+
+        return HtmlHarness(name, lambda: FileHtmlStore(root), files_written, damage_file)
     bucket: S3Bucket = request.getfixturevalue("moto_s3_bucket")
     puts = [0]
 
-    def count_put(**kwargs: Any) -> None:
-        puts[0] += 1
+    def count_put(http_response: Any, **kwargs: Any) -> None:
+        if http_response.status_code == 200:  # a 412 (the object exists) wrote nothing
+            puts[0] += 1
 
-    bucket.client.meta.events.register("before-call.s3.PutObject", count_put)
+    bucket.client.meta.events.register("after-call.s3.PutObject", count_put)
+
+    def damage_object(key: str, body: bytes) -> None:
+        head = bucket.client.head_object(Bucket=bucket.name, Key=key)
+        bucket.client.put_object(Bucket=bucket.name, Key=key, Body=body, Metadata=head["Metadata"])
+        puts[0] -= 1  # not one of the store's writes
+
     return HtmlHarness(
-        name, lambda: S3HtmlStore(bucket.name, client=bucket.client), lambda: puts[0]
+        name, lambda: S3HtmlStore(bucket.name, client=bucket.client), lambda: puts[0], damage_object
     )

@@ -104,3 +104,29 @@ def test_close_without_reading(html_harness: HtmlHarness) -> None:
     again = store.open(stored.key)
     assert again is not None
     assert again.read_all() == BODY
+
+
+@pytest.mark.parametrize("damage", ["bit-flip", "truncated"])
+def test_a_damaged_object_is_replaced_by_the_next_put(
+    html_harness: HtmlHarness, damage: str
+) -> None:
+    """Issue 16, item 6: content-addressed ``put`` reuses an existing object only when it holds
+    the same bytes; a damaged one (same length or not) is written again."""
+    store = html_harness.make()
+    stored = store.put(KEY, BODY)
+    assert html_harness.make().put(KEY, BODY) == stored  # intact: reused, not rewritten
+    assert html_harness.writes() == 1
+    flipped = BODY[:100] + bytes([BODY[100] ^ 1]) + BODY[101:]
+    broken = flipped if damage == "bit-flip" else BODY[:-10]
+    html_harness.damage(stored.key, broken)
+    opened = store.open(stored.key)
+    assert opened is not None
+    assert opened.read_all() == broken  # what a reader gets now
+    opened.damaged()  # the reader's verdict (a store remembering the key as good forgets it)
+    assert store.put(KEY, BODY) == stored
+    assert html_harness.writes() == 2
+    repaired = html_harness.make().open(stored.key)
+    assert repaired is not None
+    assert repaired.read_all() == BODY
+    assert html_harness.make().put(KEY, BODY) == stored
+    assert html_harness.writes() == 2  # repaired: reused again

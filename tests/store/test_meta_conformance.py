@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from lambda_isr.errors import LeaseError, LeaseNotOwnedError, StaleGenerationError
-from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld, MetaStore
+from lambda_isr.store.contract import CacheRecord, Lease, LeaseHeld, MetaStore, PassMarker
+from lambda_isr.store.keys import partition_key
+from lambda_isr.store.sqlite import SqliteMetaStore
+from lambda_isr.testing import FakeClock
 from tests.store.conftest import MetaHarness
 
 KEY = "default::/products/{id}?id=42"
@@ -165,6 +170,7 @@ def test_commit_defaults_round_trip(meta_harness: MetaHarness) -> None:
 
 def test_generation_fencing(meta_harness: MetaHarness) -> None:
     clock = meta_harness.clock
+    clock.set(1500.5)  # generations are render start times: never ahead of the clock
     store = meta_harness.make()
     store.commit_generation(acquire(store), record(generated_at=1500.5))
     lease = acquire(store)
@@ -321,3 +327,119 @@ def test_any_key_works(meta_harness: MetaHarness, key: str) -> None:
     store.commit_generation(lease, record(key))
     assert store.get(key) == record(key)
     assert store.invalidate(key) is True
+
+
+def test_a_generation_from_a_clock_running_ahead_is_replaced(meta_harness: MetaHarness) -> None:
+    """Issue 16, item 10: a record generated beyond the tolerance in the committer's future
+    (its writer's clock ran ahead) is stale for every reader, and the next commit replaces it;
+    within the tolerance it still fences."""
+    ahead = meta_harness.make(clock=FakeClock(1300.0), tokens="AHEAD")
+    ahead.commit_generation(acquire(ahead, duration=4), record(generated_at=1300.0))
+    store = meta_harness.make()  # its clock says 1000
+    stored = store.get(KEY)
+    assert stored is not None
+    assert not stored.is_fresh(1000.0)
+    store.commit_generation(acquire(store), record(generated_at=1000.0))
+    replaced = store.get(KEY)
+    assert replaced is not None
+    assert replaced.generated_at == 1000.0
+    near = meta_harness.make(clock=FakeClock(1004.0), tokens="NEAR")
+    near.commit_generation(acquire(near, duration=4), record(generated_at=1004.9))
+    with pytest.raises(StaleGenerationError):  # 4.9 s ahead: within the tolerance
+        store.commit_generation(acquire(store), record(generated_at=1000.5))
+
+
+# --- hit-for-pass (issue 16, item 1): the marker on the LOCK item, on every backend --------
+
+
+def test_a_pass_marker_answers_held_passing_until_it_ends(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    a, b = meta_harness.make(tokens="A"), meta_harness.make(tokens="B")
+    lease = acquire(a, duration=4)
+    assert isinstance(a, PassMarker)
+    clock.set(1000.4)
+    assert a.mark_uncacheable(lease, 29.5) is True
+    held = b.try_acquire_lease(KEY, 4)
+    assert isinstance(held, LeaseHeld)
+    assert held.pass_until == 1030  # ceil(1000.4 + 29.5)
+    assert held.passing(1029.9)
+    clock.set(1029.9)  # floor(now) = 1029 < 1030: still passing
+    assert isinstance(b.try_acquire_lease(KEY, 4), LeaseHeld)
+    clock.set(1030.0)
+    lease_b = acquire(b, duration=4)  # the marker ended: the lease is free again
+    b.release_lease(lease_b)
+    fresh = a.try_acquire_lease(KEY, 4)
+    assert isinstance(fresh, Lease)  # released: no marker left behind
+
+
+def test_a_pass_marker_ends_the_lease_it_replaces(meta_harness: MetaHarness) -> None:
+    a = meta_harness.make(tokens="A")
+    lease = acquire(a, duration=30)
+    assert isinstance(a, PassMarker)
+    assert a.mark_uncacheable(lease, 30) is True
+    with pytest.raises(LeaseNotOwnedError):
+        a.refresh_lease(lease, 30)
+    with pytest.raises(LeaseNotOwnedError):
+        a.commit_generation(lease, record())
+    assert a.get(KEY) is None
+
+
+def test_a_pass_marker_needs_the_lease(meta_harness: MetaHarness) -> None:
+    clock = meta_harness.clock
+    a, b = meta_harness.make(tokens="A"), meta_harness.make(tokens="B")
+    assert isinstance(a, PassMarker)
+    assert a.mark_uncacheable(Lease(KEY, "nobody", 1030.0, 1000.0), 30) is False  # no lease
+    lease_a = acquire(a, duration=4)
+    clock.set(1010.0)
+    lease_b = acquire(b, duration=30)  # A's lease expired and B took it over
+    assert a.mark_uncacheable(lease_a, 30) is False  # never clobbers another holder
+    held = a.try_acquire_lease(KEY, 4)
+    assert held == LeaseHeld(KEY, lease_b.expires_at)  # B's lease, no marker
+    b.commit_generation(lease_b, record(generated_at=1010.0))
+
+
+def test_a_canonical_acquirer_ignores_the_pass_marker(meta_harness: MetaHarness) -> None:
+    """The marker is additive: TableTheory's LeaseManager condition takes the lock at once, and
+    its put replaces the item (the marker ends)."""
+    table = meta_harness.table
+    if table is None:
+        pytest.skip("the canonical condition is DynamoDB's")
+    a = meta_harness.make(tokens="A")
+    assert isinstance(a, PassMarker)
+    assert a.mark_uncacheable(acquire(a), 30) is True
+    lock = {"pk": {"S": partition_key(KEY)}, "sk": {"S": "LOCK"}}
+    item = table.client.get_item(TableName=table.name, Key=lock)["Item"]
+    assert item["pass_until"] == {"N": "1030"}
+    assert int(item["lease_expires_at"]["N"]) <= 1000  # the lease itself is over
+    table.client.put_item(
+        TableName=table.name,
+        Item={**lock, "lease_token": {"S": "ts"}, "lease_expires_at": {"N": "1030"}},
+        ConditionExpression="attribute_not_exists(pk) OR lease_expires_at <= :now",
+        ExpressionAttributeValues={":now": {"N": "1000"}},
+    )
+    assert a.try_acquire_lease(KEY, 30) == LeaseHeld(KEY, 1030.0)  # its lease, no marker
+
+
+# --- a header no response may carry (issue 16, item 8) ------------------------------------
+
+
+def test_a_stored_header_with_cr_or_lf_is_a_miss(meta_harness: MetaHarness) -> None:
+    store = meta_harness.make()
+    store.commit_generation(acquire(store), record(headers=(("x-a", "1"),)))
+    if meta_harness.name == "memory":
+        pytest.skip("the memory store keeps records, not a stored form another writer can edit")
+    if meta_harness.table is not None:
+        table = meta_harness.table
+        table.client.update_item(
+            TableName=table.name,
+            Key={"pk": {"S": partition_key(KEY)}, "sk": {"S": "META"}},
+            UpdateExpression="SET headers = :h",
+            ExpressionAttributeValues={
+                ":h": {"L": [{"L": [{"S": "x-a"}, {"S": "1\r\nset-cookie: evil=1"}]}]}
+            },
+        )
+    else:
+        assert isinstance(store, SqliteMetaStore)
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("UPDATE meta SET headers = ?", ('[["x-a", "1\\r\\nset-cookie: x=1"]]',))
+    assert store.get(KEY) is None

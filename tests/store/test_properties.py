@@ -30,7 +30,7 @@ records = st.builds(
     revalidate_seconds=st.integers(0, 10**8),
     etag=st.none() | st.text(min_size=1, max_size=40),
     status=st.integers(100, 599),
-    content_type=st.text(min_size=1, max_size=60),
+    content_type=st.text(st.characters(exclude_characters="\r\n\x00"), min_size=1, max_size=60),
     headers=st.lists(st.tuples(header_names, header_values), max_size=5).map(tuple),
     tags=st.frozensets(st.text(min_size=1, max_size=20), max_size=5),
     content_hash=st.none() | st.from_regex(r"[0-9a-f]{64}", fullmatch=True),

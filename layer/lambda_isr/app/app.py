@@ -30,8 +30,10 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 
+from lambda_isr.app.assets import ViteManifest
+from lambda_isr.app.entries import AppAssets
 from lambda_isr.app.head import PageHead
-from lambda_isr.app.page import Document, LoadFn, Page, page_render
+from lambda_isr.app.page import Document, LoadFn, Page
 from lambda_isr.app.router import RoutePattern, Router, parse_pattern
 from lambda_isr.app.ssr import serve_uncached
 from lambda_isr.clock import Clock
@@ -153,6 +155,8 @@ class FaceApp(FaceHandler):
         tracing: bool | None = None,
         clock: Clock | None = None,
         body_cache: BodyCache | None = None,
+        manifest: ViteManifest | str | os.PathLike[str] | None = None,
+        entry: str | None = None,
     ) -> None:
         if title_template is not None and (
             not isinstance(title_template, str) or "%s" not in title_template
@@ -174,6 +178,7 @@ class FaceApp(FaceHandler):
         self.site_host = site_host(host)
         self.tenant = tenant
         self.document = Document(head or PageHead(), title_template)
+        self.assets = AppAssets(manifest, entry)  # Vite manifest: checked now (app.assets)
         self.bodies = body_cache if body_cache is not None else BodyCache()
         self.router: Router[Route] = Router()
         nf_config = isr_config(
@@ -187,7 +192,7 @@ class FaceApp(FaceHandler):
             parse_pattern("/"),
             Mode.ISR,
             None,
-            page_render(not_found or default_not_found, None, self.document),
+            self.assets.page_render(not_found or default_not_found, None, self.document, None),
             nf_config,
             IsrDriver(nf_config, self.store, clock=self.clock, bodies=self.bodies),
             None,
@@ -202,6 +207,7 @@ class FaceApp(FaceHandler):
         load: LoadFn | None = None,
         methods: Iterable[str] | None = None,
         error_footer: str | Callable[[str], str] | None = None,
+        entry: str | None = None,
         **options: Any,
     ) -> Callable[[F], F]:
         """Register a face on ``route`` (returned unchanged). ``options`` are those of
@@ -217,6 +223,10 @@ class FaceApp(FaceHandler):
         if load is not None and not callable(load):
             raise ConfigError(f"route {route!r}: load must be a callable taking the FaceRequest")
         allowed = _methods(route, methods, kind)
+        try:
+            self.assets.entry(entry)  # the page's Vite entry (default: the app's), checked now
+        except ConfigError as exc:
+            raise ConfigError(f"route {route!r}: {exc}") from None
         footer = None if error_footer is None else footer_option(error_footer)
         options.setdefault("tenant", self.tenant)
         try:
@@ -240,7 +250,7 @@ class FaceApp(FaceHandler):
             driver = None
             if kind is Mode.ISR:
                 driver = IsrDriver(config, self.store, clock=self.clock, bodies=self.bodies)
-            render = page_render(fn, load, self.document)
+            render = self.assets.page_render(fn, load, self.document, entry)
             self.router.add(pattern, Route(pattern, kind, allowed, render, config, driver, footer))
             return fn
 

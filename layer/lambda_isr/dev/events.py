@@ -1,15 +1,41 @@
-"""Turn a browser's HTTP request into a Function URL payload-2.0 event, the way Lambda does."""
+"""Turn a browser's HTTP request into a Function URL payload-2.0 event, the way Lambda does.
+
+The query string of each event sent is remembered (a bounded table, by request id) until the
+worker's summary line for it arrives: the dev log compares it with the cache key to tell, once,
+which parameters a cached page ignores (:class:`lambda_isr.dev.log.QueryNotices`).
+"""
 
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
+
+
+_SENT_QUERIES: OrderedDict[str, tuple[str, str]] = OrderedDict()
+_SENT_LOCK = threading.Lock()
+_SENT_MAX = 1024
+
+
+def remember_query(request_id: str, method: str, target: str) -> None:
+    """Keep ``(method, target)`` of a request with a query string until :func:`sent_query`."""
+    with _SENT_LOCK:
+        _SENT_QUERIES[request_id] = (method, target)
+        while len(_SENT_QUERIES) > _SENT_MAX:
+            _SENT_QUERIES.popitem(last=False)
+
+
+def sent_query(request_id: str) -> tuple[str, str] | None:
+    """``(method, target)`` of the request with this id if it had a query string (once)."""
+    with _SENT_LOCK:
+        return _SENT_QUERIES.pop(request_id, None)
 
 
 def _is_text(content_type: str | None) -> bool:
@@ -75,6 +101,8 @@ def build_event(
         event["cookies"] = cookies
     if query:
         event["queryStringParameters"] = query
+    if raw_query:
+        remember_query(request_id, method.upper(), target)
     if body:
         if _is_text(joined.get("content-type")):
             try:

@@ -1,5 +1,5 @@
 """The dev server's log: one thread-safe text stream shared by the server, the pool and the
-workers' forwarded output, plus the per-request access line."""
+workers' forwarded output, plus the per-request access line and the one-time notices."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import parse_qsl
+
+from lambda_isr.dev.events import sent_query
 
 
 class DevLog:
@@ -18,6 +21,7 @@ class DevLog:
         self.stream = stream if stream is not None else sys.stderr
         self.stamp = stamp
         self._lock = threading.Lock()
+        self.notices = QueryNotices()
 
     def line(self, text: str) -> None:
         prefix = time.strftime("%H:%M:%S ") if self.stamp else ""
@@ -86,3 +90,63 @@ def compact_worker_line(line: str) -> str | None:
         lines = exception.strip().splitlines()
         text += f" | {lines[-1]}" + "".join(f"\n    {line}" for line in lines)
     return text
+
+
+class QueryNotices:
+    """Tells once per parameter name that a cached page ignores a query parameter.
+
+    A cached render sees only the query parameters in its face's ``vary_query`` (the others are
+    dropped from the key and from the request), which is right for the cache and puzzling in
+    development (``?page=3`` renders page 1). The worker's summary line carries the cache key;
+    the query string sent is remembered by :mod:`lambda_isr.dev.events`.
+    """
+
+    def __init__(self) -> None:
+        self._told: set[str] = set()
+        self._lock = threading.Lock()
+
+    def check_line(self, line: str) -> str | None:
+        """The notice a worker's output line calls for, if any (at most once per name)."""
+        if _SUMMARY_MESSAGE not in line:
+            return None
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        return self.check(record) if isinstance(record, dict) else None
+
+    def check(self, record: dict[str, Any]) -> str | None:
+        if record.get("message") != _SUMMARY_MESSAGE:
+            return None
+        request_id = record.get("correlation_id")
+        sent = sent_query(request_id) if isinstance(request_id, str) else None
+        kept = _key_query_names(record.get("cache_key"))
+        if sent is None or kept is None:
+            return None  # no query string, or the render saw the whole request (uncached)
+        method, target = sent
+        names = {name for name, _ in parse_qsl(target.partition("?")[2], keep_blank_values=True)}
+        with self._lock:
+            dropped = sorted(names - kept - self._told)
+            self._told.update(dropped)
+        if not dropped:
+            return None
+        listed = ", ".join(repr(name) for name in dropped)
+        plural = "s" if len(dropped) > 1 else ""
+        return (
+            f"notice: {method} {target}: query parameter{plural} {listed} not in the face's "
+            f"vary_query: dropped from the cache key and from the request the cached render "
+            f"sees (add to vary_query to vary the page on {'them' if plural else 'it'}; "
+            "said once per name)"
+        )
+
+
+def _key_query_names(key: object) -> set[str] | None:
+    """The query parameter names a cache key holds; None when the key is not a page key (no
+    key: an uncached request; a custom key function: the face saw the whole request)."""
+    if not isinstance(key, str) or "::" not in key:
+        return None
+    rest = key.split("::", 1)[1].split("#", 1)[0]
+    host, slash, page = rest.partition("/")
+    if "::" in host or not slash:
+        return None
+    return {name for name, _ in parse_qsl(page.partition("?")[2], keep_blank_values=True)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lambda_isr.dev.log import DevLog
@@ -89,12 +90,21 @@ class WorkerPool:
             if slot.worker is not None:
                 slot.worker.stop(grace=0.5)
 
-    def restart(self) -> None:
-        """Replace every worker (each once it is idle): used by ``--reload``."""
+    def restart(self, before: Callable[[], None] | None = None) -> None:
+        """Replace every worker (each once it is idle): used by ``--reload``.
+
+        ``before`` runs once the old workers can no longer be handed a request and before any
+        new one is spawned (the dev server soft-purges the app's cached pages there, so no
+        request can see a page rendered by the old code as fresh).
+        """
         with self._cond:
             self.generation += 1
             self._last_init_error = None  # the new code's error is worth logging again
-            self._cond.notify_all()
+            try:
+                if before is not None:
+                    before()
+            finally:
+                self._cond.notify_all()
 
     def pids(self) -> list[int]:
         with self._cond:

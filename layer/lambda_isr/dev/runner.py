@@ -10,18 +10,28 @@ from __future__ import annotations
 
 import atexit
 import os
+import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from lambda_isr.dev.cache import soft_purge
 from lambda_isr.dev.log import DevLog
 from lambda_isr.dev.pool import WorkerPool
 from lambda_isr.dev.reload import Reloader
 from lambda_isr.dev.server import DevHttpServer
-from lambda_isr.dev.workers import WRAPPER, WorkerSpec, check_import
-from lambda_isr.store.config import DEFAULT_DIR, ENV_BUCKET, ENV_DIR, ENV_PREFIX, ENV_TABLE
+from lambda_isr.dev.workers import WRAPPER, WorkerSpec, inspect_handler
+from lambda_isr.settings import ENV_STORE_NAMESPACE
+from lambda_isr.store.config import (
+    DEFAULT_DIR,
+    ENV_BUCKET,
+    ENV_DIR,
+    ENV_PREFIX,
+    ENV_TABLE,
+    namespace_directory,
+)
 
 
 @dataclass(frozen=True)
@@ -42,16 +52,21 @@ def store_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get(ENV_DIR) or DEFAULT_DIR).resolve()
 
 
-def describe_store(environ: Mapping[str, str]) -> str:
+def describe_store(environ: Mapping[str, str], namespace: str | None = None) -> str:
     table, bucket = environ.get(ENV_TABLE), environ.get(ENV_BUCKET)
     if table and bucket:
         prefix = environ.get(ENV_PREFIX, "isr")
         where = environ.get("AWS_ENDPOINT_URL_DYNAMODB") or environ.get("AWS_ENDPOINT_URL")
         at = f" at {where}" if where else ""
+        ns = environ.get(ENV_STORE_NAMESPACE)
+        if ns:
+            return f"DynamoDB table {table}{at} (TENANT#{ns}) + S3 s3://{bucket}/{prefix}/{ns}/"
         return f"DynamoDB table {table}{at} + S3 s3://{bucket}/{prefix}/"
     if table or bucket:
         return f"misconfigured: set both {ENV_TABLE} and {ENV_BUCKET}, or neither"
-    return f"embedded SQLite + files in {store_dir(environ)} (shared by all workers)"
+    folder = namespace_directory(store_dir(environ), namespace)
+    mine = "this app's namespace; " if namespace else ""
+    return f"embedded SQLite + files in {folder} ({mine}shared by all workers)"
 
 
 class DevServer:
@@ -82,6 +97,9 @@ class DevServer:
         )
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self.namespace: str | None = None
+        """The embedded store namespace of the app (learnt by importing it once)."""
+        self._namespace_known = False
 
     @property
     def url(self) -> str:
@@ -92,7 +110,7 @@ class DevServer:
         lines = [
             f"lambda-isr dev: {s.handler} from {s.task_root}",
             f"  url      {self.url}",
-            f"  store    {describe_store(c.environ)}",
+            f"  store    {describe_store(c.environ, self.namespace)}",
             f"  workers  {c.workers} x {s.wrapper.name} {s.python} -m lambda_isr.runtime",
             f"  timeout  {c.timeout:g}s per invocation",
         ]
@@ -102,8 +120,12 @@ class DevServer:
         return "\n".join(lines)
 
     def check_handler(self) -> tuple[str, str] | None:
-        """Import the handler in a throwaway process: None, or ``(errorType, errorMessage)``."""
-        return check_import(self.spec, timeout=max(self.config.timeout, 30.0))
+        """Import the handler in a throwaway process: None, or ``(errorType, errorMessage)``.
+        When it imports, this also learns the app's store namespace (:attr:`namespace`)."""
+        check = inspect_handler(self.spec, timeout=max(self.config.timeout, 30.0))
+        if check.problem is None:
+            self.namespace, self._namespace_known = check.namespace, True
+        return check.problem
 
     def start(self) -> Self:
         self.spec.store_dir.mkdir(parents=True, exist_ok=True)
@@ -151,5 +173,22 @@ class DevServer:
         root = self.spec.task_root
         names = ", ".join(str(p.relative_to(root)) for p in changed[:5])
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-        self.pool.restart()
-        self.log.line(f"reload: {names}{more} changed; restarting the workers")
+        if not self._namespace_known:
+            self.check_handler()  # it could not be imported so far: learn where its pages go
+        purged: list[str] = []
+        self.pool.restart(before=lambda: purged.append(self._purge()))
+        self.log.line(f"reload: {names}{more} changed; {purged[0]}restarting the workers")
+
+    def _purge(self) -> str:
+        """Soft-purge the app's cached pages (the old code rendered them); what was done."""
+        env = self.config.environ
+        if env.get(ENV_TABLE) or env.get(ENV_BUCKET):
+            return "cached pages on the AWS store stay until they are stale; "
+        if not self._namespace_known:
+            return ""
+        directory = namespace_directory(self.spec.store_dir, self.namespace)
+        try:
+            count = soft_purge(directory)
+        except sqlite3.Error as exc:
+            return f"could not mark the cached pages stale ({exc}); "
+        return f"{count} cached page{'' if count == 1 else 's'} marked stale; " if count else ""

@@ -14,6 +14,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from lambda_isr.dev.assets import asset_answer
 from lambda_isr.dev.events import build_event
 from lambda_isr.dev.log import AccessRecord, DevLog
 from lambda_isr.dev.pool import WorkerPool
@@ -171,6 +172,11 @@ class DevRequestHandler(BaseHTTPRequestHandler):
 
     def _run(self, relay: _Relay, body: bytes) -> int | None:
         """Invoke a worker and relay its answer; the worker slot that served it."""
+        spec = self.server.pool.spec
+        asset = asset_answer(self.command, self.path, spec.task_root, spec.base_env)
+        if asset is not None:  # /assets/*: the front end's build output (dev/assets.py)
+            relay.answer(asset)
+            return None
         request_id = str(uuid.uuid4())
         headers = [(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"]
         event = build_event(

@@ -26,9 +26,12 @@ from typing import IO
 import lambda_isr
 from lambda_isr.dev.log import DevLog, compact_worker_line
 from lambda_isr.runtime.local_api import LocalRuntimeApi
+from lambda_isr.settings import ENV_ERROR_BANNER
 
 LAYER_DIR = Path(lambda_isr.__file__).resolve().parent.parent
-WRAPPER = LAYER_DIR / "lambda-isr-wrapper"
+WRAPPER = Path(lambda_isr.__file__).resolve().parent / "layer_files" / "lambda-isr-wrapper"
+"""The layer's exec wrapper (in the repository, a link to ``layer/lambda-isr-wrapper``; in an
+installed wheel, a copy, which may have lost its exec bit: it is then run with ``/bin/sh``)."""
 BOOTSTRAP = "/var/runtime/bootstrap.py"  # what Lambda passes to the wrapper; never opened
 FUNCTION_NAME = "lambda-isr-dev"
 _PR_SET_PDEATHSIG = 1
@@ -41,9 +44,13 @@ import json, sys, traceback
 from lambda_isr.errors import HandlerLoadError
 from lambda_isr.runtime.loader import load_handler
 handler, root, mark = sys.argv[1:4]
+namespace = None
 try:
-    load_handler(handler, root)
+    loaded = load_handler(handler, root)
     problem = None
+    from lambda_isr.namespace import SOURCE_ATTRIBUTE, effective_namespace
+    source = getattr(loaded, SOURCE_ATTRIBUTE, None)
+    namespace = effective_namespace(source=source if isinstance(source, str) else None)
 except HandlerLoadError as exc:
     problem = [exc.error_type, str(exc)]
 except BaseException as exc:
@@ -52,7 +59,7 @@ except BaseException as exc:
     where = f" ({mine[-1].filename}, line {mine[-1].lineno})" if mine else ""
     problem = [type(exc).__name__, f"{exc}{where}"]
 sys.stdout.flush()
-print("\\n" + mark + json.dumps(problem), flush=True)
+print("\\n" + mark + json.dumps({"problem": problem, "namespace": namespace}), flush=True)
 """
 
 
@@ -97,7 +104,19 @@ class WorkerSpec:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # A late failure shows a visible banner in the page (unless the caller chose).
+        env.setdefault(ENV_ERROR_BANNER, "1")
         return env
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerCheck:
+    """What importing the handler once, as a worker would, told."""
+
+    problem: tuple[str, str] | None
+    """``(errorType, errorMessage)`` with the stock runtime's types; None when it imports."""
+    namespace: str | None = None
+    """The embedded store namespace the handler's pages go to (None: the store's root)."""
 
 
 def check_import(spec: WorkerSpec, timeout: float = 60.0) -> tuple[str, str] | None:
@@ -105,6 +124,11 @@ def check_import(spec: WorkerSpec, timeout: float = 60.0) -> tuple[str, str] | N
 
     None when it imports; else ``(errorType, errorMessage)`` with the stock runtime's types.
     """
+    return inspect_handler(spec, timeout).problem
+
+
+def inspect_handler(spec: WorkerSpec, timeout: float = 60.0) -> HandlerCheck:
+    """:func:`check_import`, plus the store namespace the imported handler uses."""
     command = [spec.python, "-c", _CHECK, spec.handler, str(spec.task_root), _CHECK_MARK]
     try:
         done = subprocess.run(
@@ -117,18 +141,26 @@ def check_import(spec: WorkerSpec, timeout: float = 60.0) -> tuple[str, str] | N
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return "Runtime.InitTimeout", f"importing {spec.handler} took longer than {timeout:g}s"
+        late = f"importing {spec.handler} took longer than {timeout:g}s"
+        return HandlerCheck(("Runtime.InitTimeout", late))
     out = done.stdout.decode("utf-8", "replace")
     marked = [line for line in out.splitlines() if line.startswith(_CHECK_MARK)]
     if not marked:
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
         detail = f": {tail[0]}" if tail else ""
-        return "Runtime.ExitError", f"importing exited with status {done.returncode}{detail}"
-    problem = json.loads(marked[-1].removeprefix(_CHECK_MARK))
-    if problem is None:
-        return None
-    kind, message = problem
-    return str(kind), " ".join(str(message).split())  # one line
+        exited = f"importing exited with status {done.returncode}{detail}"
+        return HandlerCheck(("Runtime.ExitError", exited))
+    report = json.loads(marked[-1].removeprefix(_CHECK_MARK))
+    namespace = report.get("namespace")
+    namespace = namespace if isinstance(namespace, str) else None
+    if report.get("problem") is None:
+        return HandlerCheck(None, namespace)
+    kind, message = report["problem"]
+    return HandlerCheck((str(kind), " ".join(str(message).split())))  # one line
+
+
+def _wrapper_command(wrapper: Path) -> list[str]:
+    return [str(wrapper)] if os.access(wrapper, os.X_OK) else ["/bin/sh", str(wrapper)]
 
 
 def _parent_death_hook() -> Callable[[], None] | None:
@@ -168,7 +200,7 @@ class Worker:
         self.api.start()
         try:
             self.process = subprocess.Popen(
-                [str(spec.wrapper), spec.python, BOOTSTRAP],
+                [*_wrapper_command(spec.wrapper), spec.python, BOOTSTRAP],
                 env=spec.environ(self.api.address),
                 cwd=spec.task_root,
                 stdin=subprocess.DEVNULL,
@@ -232,6 +264,10 @@ class Worker:
         prefix = f"[worker {self.index}] "
         with stream:
             for raw in iter(stream.readline, b""):
-                shown = compact_worker_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                notice = self._log.notices.check_line(line)
+                if notice is not None:
+                    self._log.line(notice)
+                shown = compact_worker_line(line)
                 if shown is not None:
                     self._log.line("\n".join(prefix + line for line in shown.split("\n")))

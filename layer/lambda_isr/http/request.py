@@ -59,6 +59,10 @@ Headers = RequestHeaders
 """Former name of :class:`RequestHeaders` (kept for one release)."""
 
 
+SIGV4_HEADERS = ("authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256")
+"""Headers CloudFront's origin access control signs a request with (``authorizer.iam`` set)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FaceRequest:
     """One HTTP request to a face, decoded from a Function URL event."""
@@ -77,6 +81,9 @@ class FaceRequest:
     """The Lambda context object (``None`` outside Lambda)."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Route parameters (``FaceApp``): each percent-decoded once; empty for ``@isr_face``."""
+    tenant: str | None = None
+    """The tenant the face's tenant rule gave this request (``None``: no rule, or no tenant).
+    A cached render never sees the tenant headers themselves: only this value is keyed."""
 
     @property
     def host(self) -> str:
@@ -227,6 +234,12 @@ def parse_event(event: object, context: object = None) -> FaceRequest:
     if any(c in path for c in ("\0", "\r", "\n")):
         raise InvalidEventError("path contains control characters")
     headers = _parse_headers(event)
+    authorizer = rc.get("authorizer")
+    if isinstance(authorizer, Mapping) and isinstance(authorizer.get("iam"), Mapping):
+        # Behind CloudFront's origin access control these are its SigV4 signature, not the
+        # viewer's credentials: they must neither bypass the cache nor vary a key.
+        for name in SIGV4_HEADERS:
+            headers.pop(name, None)
     if "host" not in headers:
         domain = rc.get("domainName")
         if isinstance(domain, str) and domain:

@@ -27,9 +27,11 @@ class FaceResult:
 
 
 def default_footer(request_id: str) -> str:
-    """The in-band marker appended when a streamed render fails after its first byte."""
-    rid = html.escape(request_id, quote=True)
-    return f'<template data-lambda-isr-error data-request-id="{rid}"></template>'
+    """The in-band marker appended when a streamed render fails after its first byte (plus a
+    visible banner when ``LAMBDA_ISR_ERROR_BANNER`` is set, as ``lambda-isr dev`` does)."""
+    from lambda_isr.error_banner import error_footer  # noqa: PLC0415 - late failures only
+
+    return error_footer(request_id)
 
 
 def error_page(status: int, request_id: str) -> bytes:

@@ -98,7 +98,9 @@ class IsrConfig:
     """Everything the engine needs besides the store, the clock and the render."""
 
     revalidate: int
-    lease_seconds: float = 15.0
+    lease_seconds: float = 4.0
+    """The regeneration lease: refreshed every :attr:`lease_refresh_seconds` while a render
+    runs, so a holder that dies blocks its key for at most this long (rounded up)."""
     wait_timeout: float = 10.0
     poll_interval: float = 0.05
     contention: ContentionPolicy = ContentionPolicy.SERVE_STALE
@@ -110,6 +112,27 @@ class IsrConfig:
     keys: KeyConfig = field(default_factory=KeyConfig)
     route: str | None = None
     """The route pattern of a ``FaceApp`` page, stored with each generation (additive)."""
+    pass_seconds: float | None = None
+    """Hit-for-pass: once a render shows the page cannot be stored, requests render uncached,
+    in parallel, for this long (default ``min(revalidate, 30)``; 0 turns it off)."""
+
+    @property
+    def hit_for_pass_seconds(self) -> float:
+        if self.pass_seconds is None:
+            return float(min(self.revalidate, 30))
+        return self.pass_seconds
+
+    @property
+    def lease_refresh_seconds(self) -> float:
+        """How often a render in progress refreshes its lease: every second (a quarter of the
+        lease when that is shorter). One conditional write per refresh."""
+        return min(1.0, self.lease_seconds / 4)
+
+    @property
+    def holder_silent_seconds(self) -> float:
+        """A lease whose expiry has not moved for longer than this (two refreshes, plus the
+        whole-second rounding) belongs to a holder that stopped refreshing: it died."""
+        return 2 * self.lease_refresh_seconds + 1.0
 
     def __post_init__(self) -> None:
         rv = self.revalidate
@@ -135,5 +158,7 @@ class IsrConfig:
         sie = self.stale_if_error
         if isinstance(sie, bool) or not isinstance(sie, int) or sie < 0:
             raise ConfigError(f"stale_if_error must be whole seconds >= 0, got {sie!r}")
+        if self.pass_seconds is not None:
+            _positive(self.pass_seconds, "pass_seconds", allow_zero=True)
         if not isinstance(self.keys, KeyConfig):
             raise ConfigError("keys must be a KeyConfig")

@@ -42,7 +42,7 @@ from lambda_isr.isr.render import start_render
 from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.serve import serve_record
 from lambda_isr.isr.states import CacheState
-from lambda_isr.store.contract import Store
+from lambda_isr.store.contract import LeaseHeld, Store
 
 if TYPE_CHECKING:
     from lambda_isr.isr.driver import Face, IsrDriver
@@ -63,6 +63,7 @@ class RequestCycle:
         self.trace = reply.trace
         self.machine = IsrMachine(driver.config)
         self.key = ""
+        self.tenant: str | None = None
         self.store: Store | None = None
 
     def run(self, remaining: float | None) -> None:
@@ -102,9 +103,12 @@ class RequestCycle:
             return replace(begin, problem=KeyProblem.TENANT_REQUIRED)
         except InvalidEventError:
             return replace(begin, problem=KeyProblem.BAD_REQUEST)
-        if decision.key is not None:
-            self.key = self.trace.cache_key = decision.key
-        return replace(begin, key=decision.key, bypass_reason=decision.bypass_reason)
+        self.tenant = decision.tenant
+        if decision.key is None:
+            return replace(begin, bypass_reason=decision.bypass_reason)
+        self.key = self.trace.cache_key = decision.key
+        passing = self.d.passes.until(decision.key, begin.now)
+        return replace(begin, key=decision.key, pass_until=passing)
 
     def _now(self) -> tuple[float, float]:
         return self.d.clock.now(), self.d.clock.monotonic()
@@ -153,16 +157,21 @@ class RequestCycle:
                 record = meta.get(self.key)
             return RecordRead(record, *self._now())
         result = meta.try_acquire_lease(self.key, self.d.config.lease_seconds)
+        if isinstance(result, LeaseHeld) and result.pass_until is not None:
+            self.d.passes.note(self.key, result.pass_until)
         return LeaseResult(result, *self._now())
 
     def _render(self, action: Render) -> Any:
-        cached = action.lease is not None
-        view = cache_view(self.request, self.d.config.keys) if cached else self.request
+        if action.lease is not None:
+            view = cache_view(self.request, self.d.config.keys)
+        else:
+            view = replace(self.request, tenant=self.tenant)
         face, eager = self.face, self.reply.sink.eager
         publisher = None
         if action.lease is not None and self.store is not None:
+            d = self.d
             publisher = Publisher(
-                self.store, self.key, action.lease, self.d.clock, self.d.bodies, self.d.keeper_poll
+                self.store, self.key, action.lease, d.clock, d.bodies, d.keeper_poll, d.passes
             )
         return run_render(
             lambda: start_render(face, view, eager=eager),

@@ -104,7 +104,9 @@ def regenerate(
         state=CacheState.MISS,
         status_entry="lambda-isr; fwd=miss",
         config=driver.config,
-        publisher=Publisher(store, key, got, driver.clock, driver.bodies, driver.keeper_poll),
+        publisher=Publisher(
+            store, key, got, driver.clock, driver.bodies, driver.keeper_poll, driver.passes
+        ),
     )
     outcome = {
         RenderOutcome.COMMITTED: DetachedOutcome.COMMITTED,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from lambda_isr.clock import Clock
 from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.isr.config import IsrConfig
+from lambda_isr.isr.passes import PassMemo
 from lambda_isr.store.contract import Store
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class IsrDriver:
         self.bodies = bodies if bodies is not None else BodyCache()
         self.keeper_poll = keeper_poll
         self.jitter = jitter
+        self.passes = PassMemo()
 
     def serve(
         self, request: FaceRequest, reply: Reply, face: Face, remaining: float | None = None

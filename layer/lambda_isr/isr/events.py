@@ -50,6 +50,8 @@ class Begin:
     mono: float = 0.0
     remaining: float | None = None
     """Seconds left in the Lambda invocation, when known."""
+    pass_until: float | None = None
+    """A hit-for-pass marker this process saw for the key (epoch seconds), when live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ class Note(Enum):
     LEASE_CONTENTION = "LeaseContention"
     LEASE_TAKEOVER = "LeaseTakeover"
     WAIT_TIMEOUT = "WaitTimeout"
+    HIT_FOR_PASS = "HitForPass"  # noqa: S105 - a metric name
+    HOLDER_SILENT = "LeaseHolderSilent"
 
 
 class IsrProtocolError(LambdaIsrError):

@@ -1,8 +1,12 @@
-"""Keeps a regeneration lease alive while a render runs longer than half the lease.
+"""Keeps a regeneration lease alive while a render runs: refreshed every ``every`` seconds.
 
 A daemon thread wakes every ``poll`` real seconds, compares the injected clock with the last
-refresh and, past half the lease duration, extends the lease. Waking is real time (so a
-fake clock only needs advancing); the decision uses the injected clock.
+refresh and, once ``every`` seconds have passed (one second by default: ``lease_refresh_seconds``
+of the config, a quarter of the lease when shorter), extends the lease to ``duration`` from now.
+So a holder that dies blocks its key for at most the lease (4 s by default), and the moving
+expiry tells waiters the holder is alive (:mod:`lambda_isr.isr.wait`). The cost: one
+conditional write (an ``UpdateItem`` on DynamoDB) per second per render in progress.
+Waking is real time (so a fake clock only needs advancing); the decision uses the injected clock.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class LeaseKeeper:
         log: LogLike,
         *,
         poll: float = 0.25,
+        every: float | None = None,
     ) -> None:
         self._meta = meta
         self._lease = lease
@@ -32,6 +37,7 @@ class LeaseKeeper:
         self._clock = clock
         self._log = log
         self._poll = poll
+        self._every = every if every is not None else min(1.0, duration / 4)
         self._last = clock.now()
         self._stop = threading.Event()
         self._guard = threading.Lock()
@@ -56,8 +62,8 @@ class LeaseKeeper:
                 return
 
     def tick(self) -> None:
-        """Refresh the lease if half its duration has passed since the last refresh."""
-        if self._clock.now() - self._last < self._duration / 2:
+        """Refresh the lease if ``every`` seconds have passed since the last refresh."""
+        if self._clock.now() - self._last < self._every:
             return
         try:
             with self._guard:

@@ -11,15 +11,16 @@ The rules, as a table (phase, event) -> handler, read top to bottom as a request
     START    Begin       unkeyable -> AnswerPage 400/500 | bypass -> Render(no lease)
                          | keyed -> ReadRecord(last_known)
     READ     RecordRead  fresh -> ServeRecord HIT | HEAD -> ServeRecord STALE or bypass
-                         | stale/missing -> AcquireLease
+                         | stale/missing -> AcquireLease (bypass while a pass is known)
     READ     StoreFailed last known copy -> ServeRecord STALE | AnswerPage 503
-    ACQUIRE  LeaseResult won -> ReadRecord (re-check) | held + copy + SERVE_STALE ->
-                         ServeRecord STALE | held -> wait
+    ACQUIRE  LeaseResult won -> ReadRecord (re-check) | hit-for-pass -> Render(no lease)
+                         | held + copy + SERVE_STALE -> ServeRecord STALE | held -> wait
     RECHECK  RecordRead  fresh -> ServeRecord HIT, ReleaseLease | else Render(lease) MISS
     RENDER   Rendered    early failure -> ServeRecord STALE_ERROR or AnswerPage 500 | Finish
     WAIT_*   Sleep -> Woke -> ReadRecord -> newer generation -> ServeRecord WAIT_HIT
                          | lease expired or every LEASE_RETRY_SECONDS -> AcquireLease
-                         | time out -> ServeRecord STALE (wait-timeout) | bypass
+                         | hit-for-pass -> Render(no lease) | time out or holder silent
+                         -> ServeRecord STALE | bypass (the rules: :mod:`lambda_isr.isr.wait`)
     SERVE_*  Served      ok -> Finish | body unreadable -> the branch's fallback
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lambda_isr.isr import wait
 from lambda_isr.isr.config import ContentionPolicy, IsrConfig
 from lambda_isr.isr.events import (
     AcquireLease,
@@ -50,17 +52,17 @@ from lambda_isr.isr.events import (
     RenderOutcome,
     Served,
     ServeRecord,
-    Sleep,
     StoreFailed,
     Woke,
 )
 from lambda_isr.isr.policy import cache_status
 from lambda_isr.isr.states import CacheState
-from lambda_isr.store.contract import CacheRecord, Lease
+from lambda_isr.isr.wait import LEASE_RETRY_SECONDS, LeaseWait
+from lambda_isr.store.contract import AcquireResult, CacheRecord, Lease
+
+__all__ = ["LEASE_RETRY_SECONDS", "RETRY_AFTER_SECONDS", "IsrMachine"]
 
 RETRY_AFTER_SECONDS = 5
-LEASE_RETRY_SECONDS = 0.5
-"""How often a waiter retries the lease (a conditional write) besides polling the record."""
 
 
 class IsrMachine:
@@ -79,10 +81,10 @@ class IsrMachine:
         self.bypass_fwd = "bypass"
         self.mono = 0.0
         self.now = 0.0
-        self.wait_end = 0.0
-        self.next_try = 0.0
+        self.wait: LeaseWait | None = None
         self.held_until: float | None = None
         self.remaining: float | None = None
+        self.pass_until: float | None = None
 
     def send(self, event: Event) -> Action:
         handler = _TABLE.get((self.phase, type(event)))
@@ -115,10 +117,6 @@ class IsrMachine:
         self.record = self.current
         return self._render(self.lease)
 
-    def _wait_unreadable(self) -> Action:
-        self.record = self.current  # committed, but its body is unreadable
-        return self._maybe_retry()
-
     # --- helpers --------------------------------------------------------------------------
 
     def _to(self, phase: Phase, action: Action) -> Action:
@@ -136,7 +134,8 @@ class IsrMachine:
         elif state is CacheState.STALE_ERROR:
             entry = cache_status(fwd="stale", detail=detail or "render-error")
         else:
-            entry = cache_status(hit=True, ttl=-(now - record.fresh_until), detail=detail)
+            ttl = -(now - record.fresh_until_for(now))
+            entry = cache_status(hit=True, ttl=ttl, detail=detail)
         if detail:
             self.detail = detail
         self.current = record
@@ -154,6 +153,15 @@ class IsrMachine:
         retry = {"retry-after": str(RETRY_AFTER_SECONDS)}
         return AnswerPage(503, CacheState.BYPASS, entry, retry)
 
+    def _passing(self, result: AcquireResult) -> bool:
+        """A hit-for-pass marker: a render showed this page cannot be stored."""
+        return not isinstance(result, Lease) and result.passing(self.now)
+
+    def _pass(self) -> Action:
+        """Render uncached, in parallel: nobody waits on a lease that cannot make a copy."""
+        self.notes.append(Note.HIT_FOR_PASS)
+        return self._bypass("bypass", "pass")
+
     def _render(self, lease: Lease) -> Action:
         self.lease = lease
         fwd = "stale" if self.record is not None else "miss"
@@ -163,7 +171,7 @@ class IsrMachine:
 
     def _begin(self, e: Begin) -> Action:
         self.head, self.remaining = e.method == "HEAD", e.remaining
-        self.now, self.mono = e.now, e.mono
+        self.now, self.mono, self.pass_until = e.now, e.mono, e.pass_until
         if e.problem is KeyProblem.TENANT_REQUIRED:
             self.notes.append(Note.TENANT_REJECTED)
             entry = cache_status(fwd="bypass", detail="tenant-required")
@@ -187,6 +195,8 @@ class IsrMachine:
                 return self._serve(Phase.SERVE_HEAD, record, CacheState.STALE)
             return self._bypass("bypass", "head")
         self.record = record
+        if self.pass_until is not None and self.pass_until > e.now:
+            return self._pass()
         return self._to(Phase.ACQUIRE, AcquireLease())
 
     def _read_failed(self, e: StoreFailed) -> Action:
@@ -204,11 +214,13 @@ class IsrMachine:
         if isinstance(e.result, Lease):
             self.lease = e.result
             return self._to(Phase.RECHECK, ReadRecord())
+        if self._passing(e.result):
+            return self._pass()
         self.notes.append(Note.LEASE_CONTENTION)
         self.held_until = e.result.expires_at
         if self.record is not None and self.cfg.contention is ContentionPolicy.SERVE_STALE:
             return self._serve(Phase.SERVE_CONTENDED, self.record, CacheState.STALE)
-        return self._start_wait()
+        return wait.start_wait(self)
 
     def _acquire_failed(self, e: StoreFailed) -> Action:
         self.notes.append(Note.STORE_UNAVAILABLE)
@@ -253,66 +265,6 @@ class IsrMachine:
             return AnswerPage(500, CacheState.BYPASS, entry)
         return Finish()
 
-    # --- WAIT -----------------------------------------------------------------------------
-
-    def _start_wait(self) -> Action:
-        budget = self.cfg.wait_timeout
-        if self.remaining is not None:
-            budget = min(budget, self.remaining - self.cfg.deadline_margin)
-        self.wait_end = self.mono + budget
-        self.next_try = self.mono + max(LEASE_RETRY_SECONDS, self.cfg.poll_interval)
-        return self._wait_next(self.mono)
-
-    def _wait_next(self, mono: float) -> Action:
-        left = self.wait_end - mono
-        if left <= 0:
-            return self._wait_timeout()
-        return self._to(Phase.WAIT_SLEEP, Sleep(self.cfg.poll_interval, left))
-
-    def _wait_timeout(self) -> Action:
-        self.notes.append(Note.WAIT_TIMEOUT)
-        if self.record is not None:
-            return self._serve(Phase.SERVE_TIMEOUT, self.record, CacheState.STALE, "wait-timeout")
-        return self._bypass("bypass", "wait-timeout")
-
-    def _woke(self, e: Woke) -> Action:
-        self.now, self.mono = e.now, e.mono
-        return self._to(Phase.WAIT_READ, ReadRecord())
-
-    def _polled(self, e: RecordRead) -> Action:
-        self.mono, self.now = e.mono, e.now
-        current = e.record
-        self.current = current
-        if current is not None and (
-            self.record is None or current.generated_at > self.record.generated_at
-        ):
-            return self._serve(Phase.WAIT_SERVE, current, CacheState.WAIT_HIT)
-        return self._maybe_retry()
-
-    def _maybe_retry(self) -> Action:
-        # The holder may also have released its lease without committing (an uncacheable
-        # answer, an early failure, a lost commit): retry the lease now and then, not only
-        # after its expiry, so nobody waits for nothing.
-        expired = self.held_until is not None and self.now >= self.held_until
-        if expired or self.mono >= self.next_try:
-            self.next_try = self.mono + max(LEASE_RETRY_SECONDS, self.cfg.poll_interval)
-            return self._to(Phase.WAIT_ACQUIRE, AcquireLease())
-        return self._wait_next(self.mono)
-
-    def _wait_acquired(self, e: LeaseResult) -> Action:
-        self.now, self.mono = e.now, e.mono
-        if isinstance(e.result, Lease):
-            self.notes.append(Note.LEASE_TAKEOVER)
-            if self.current is not None:
-                self.record = self.current
-            self.lease = e.result
-            return self._to(Phase.RECHECK, ReadRecord())
-        self.held_until = e.result.expires_at
-        return self._wait_next(e.mono)
-
-    def _wait_failed(self, e: StoreFailed) -> Action:
-        return self._wait_timeout()
-
 
 _Handler = Callable[[IsrMachine, Any], Action]
 _TABLE: dict[tuple[Phase, type[Event]], _Handler] = {
@@ -333,12 +285,12 @@ _TABLE: dict[tuple[Phase, type[Event]], _Handler] = {
     (Phase.RENDER, Rendered): IsrMachine._rendered,
     (Phase.SERVE_STALE_ERROR, Served): IsrMachine._served,
     (Phase.BYPASS, Rendered): IsrMachine._bypass_rendered,
-    (Phase.WAIT_SLEEP, Woke): IsrMachine._woke,
-    (Phase.WAIT_READ, RecordRead): IsrMachine._polled,
-    (Phase.WAIT_READ, StoreFailed): IsrMachine._wait_failed,
+    (Phase.WAIT_SLEEP, Woke): wait.woke,
+    (Phase.WAIT_READ, RecordRead): wait.polled,
+    (Phase.WAIT_READ, StoreFailed): wait.wait_failed,
     (Phase.WAIT_SERVE, Served): IsrMachine._served,
-    (Phase.WAIT_ACQUIRE, LeaseResult): IsrMachine._wait_acquired,
-    (Phase.WAIT_ACQUIRE, StoreFailed): IsrMachine._wait_failed,
+    (Phase.WAIT_ACQUIRE, LeaseResult): wait.wait_acquired,
+    (Phase.WAIT_ACQUIRE, StoreFailed): wait.wait_failed,
     (Phase.SERVE_TIMEOUT, Served): IsrMachine._served,
 }
 
@@ -347,10 +299,10 @@ _ON_UNREADABLE: dict[Phase, Callable[[IsrMachine], Action]] = {
     Phase.SERVE_HEAD: lambda m: m._bypass("bypass", "head"),
     Phase.SERVE_LAST: IsrMachine._unavailable,
     Phase.SERVE_STORE_DOWN: lambda m: m._bypass("bypass", "store-unavailable"),
-    Phase.SERVE_CONTENDED: IsrMachine._start_wait,
+    Phase.SERVE_CONTENDED: wait.start_wait,
     Phase.SERVE_RECHECKED: IsrMachine._recheck_unreadable,
     Phase.SERVE_STALE_ERROR: IsrMachine._render_error_page,
-    Phase.WAIT_SERVE: IsrMachine._wait_unreadable,
+    Phase.WAIT_SERVE: wait.wait_unreadable,
     Phase.SERVE_TIMEOUT: lambda m: m._bypass("bypass", "wait-timeout"),
 }
 """What each serving phase does when the stored body cannot be read (nothing was sent)."""

@@ -16,6 +16,12 @@ The same code serves a streamed miss (:class:`StreamingSink`), a buffered miss
 4. The answer ends, **then** the body is written to the HTML store and the generation committed
    under the lease (the client never waits for the store). A fenced-off commit (a newer
    generation or a later purge) or a lost lease is logged and counted, never raised.
+
+Hit-for-pass: as soon as a cached render shows its page cannot be stored (its head: a cookie,
+``private``/``no-store``, a status outside the set, a header no backend can store; or its body
+crossing ``max_body_bytes``), the lease becomes a hit-for-pass marker for
+``hit_for_pass_seconds`` instead of waiting to be released: requests that would wait for it
+render uncached, in parallel, and nobody queues on a lease that cannot produce a copy.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.isr.config import IsrConfig
 from lambda_isr.isr.events import RenderOutcome
 from lambda_isr.isr.lease_keeper import LeaseKeeper
+from lambda_isr.isr.passes import PassMemo
 from lambda_isr.isr.render import RenderStream
 from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.states import CacheState
-from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, CacheRecord, Lease, Store
+from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, CacheRecord, Lease, PassMarker, Store
 
 StartRender = Callable[[], RenderStream]
 
@@ -55,6 +62,7 @@ class Publisher:
     clock: Clock
     bodies: BodyCache
     keeper_poll: float = 0.25
+    passes: PassMemo | None = None
 
 
 def run_render(
@@ -77,8 +85,15 @@ def run_render(
             publisher.clock,
             trace.log,
             poll=publisher.keeper_poll,
+            every=config.lease_refresh_seconds,
         ).start()
-    committed = False
+    committed = marked = False
+
+    def not_storable() -> None:
+        nonlocal marked
+        if publisher is not None and keeper is not None and not marked:
+            marked = _mark_pass(publisher, keeper, config, reply)
+
     try:
         generated_at = publisher.clock.now() if publisher is not None else 0.0
         try:
@@ -91,9 +106,19 @@ def run_render(
         reason = policy.uncacheable_reason(stream.status, stream.headers, stream.cookies, config)
         if publisher is None:
             reason = reason or "no-lease"
+        elif reason is not None:
+            not_storable()
         try:
             with trace.timed("render"):
-                body = _stream(stream, reply, state, status_entry, config, keep=reason is None)
+                body = _stream(
+                    stream,
+                    reply,
+                    state,
+                    status_entry,
+                    config,
+                    keep=reason is None,
+                    dropped=not_storable,
+                )
         except _LateError:
             return RenderResult(RenderOutcome.LATE_FAILURE, "late-failure")
         finally:
@@ -103,6 +128,11 @@ def run_render(
         if reason is not None and reason != "no-lease":
             trace.detail = reason
             trace.count("Oversize" if reason == "oversize" else "Uncacheable")
+            if reason == policy.NOT_STORABLE:
+                trace.log.warning(
+                    "a response header or the content type is not printable ASCII, which not"
+                    " every store can keep (S3 metadata): page served, not stored"
+                )
         if body is None or publisher is None or keeper is None:
             return RenderResult(RenderOutcome.NOT_STORED, reason)
         committed = _publish(
@@ -122,7 +152,7 @@ def run_render(
         if keeper is not None:
             final = keeper.stop()
             trace.count("LeaseRefresh", keeper.refreshes)
-            if not committed and publisher is not None:
+            if not committed and not marked and publisher is not None:
                 release(publisher.store, final, reply)
 
 
@@ -138,6 +168,7 @@ def _stream(
     config: IsrConfig,
     *,
     keep: bool,
+    dropped: Callable[[], None],
 ) -> bytes | None:
     headers = dict(stream.headers)
     no_store = policy.wants_no_store(headers)
@@ -154,6 +185,7 @@ def _stream(
             if copy is not None:
                 if size > config.max_body_bytes:
                     copy = None
+                    dropped()  # oversize: this page cannot be stored
                 else:
                     copy.append(chunk)
     except Exception as exc:
@@ -211,6 +243,24 @@ def _publish(
     p.bodies.put(record, body)
     p.bodies.remember(record)
     return True
+
+
+def _mark_pass(p: Publisher, keeper: LeaseKeeper, config: IsrConfig, reply: Reply) -> bool:
+    """Turn the lease into a hit-for-pass marker (``False``: not marked; release it later)."""
+    seconds, meta = config.hit_for_pass_seconds, p.store.meta
+    if seconds <= 0 or not isinstance(meta, PassMarker):
+        return False
+    lease = keeper.stop()
+    try:
+        marked = meta.mark_uncacheable(lease, seconds)
+    except StoreError:
+        reply.trace.log.warning("leaving the hit-for-pass marker failed", exc_info=True)
+        return False
+    if marked:
+        reply.trace.count("HitForPassMarked")
+        if p.passes is not None:
+            p.passes.note(p.cache_key, p.clock.now() + seconds)
+    return marked
 
 
 def release(store: Store, lease: Lease, reply: Reply) -> None:

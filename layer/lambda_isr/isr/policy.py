@@ -40,9 +40,10 @@ from collections.abc import Mapping
 
 from lambda_isr.isr.config import IsrConfig
 from lambda_isr.isr.states import CacheState
-from lambda_isr.store.contract import StoredHeaders
+from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, StoredHeaders, storable
 
 CACHE_STATUS_NAME = "lambda-isr"
+NOT_STORABLE = "header-not-storable"
 PRIVATE = "private, no-cache"
 NO_STORE = "no-store"
 
@@ -87,6 +88,8 @@ def uncacheable_reason(
     for word in ("private", "no-store", "no-cache"):
         if word in directives:
             return f"cache-control-{word}"
+    if not storable(headers.get("content-type", DEFAULT_CONTENT_TYPE), stored_headers(headers)):
+        return NOT_STORABLE
     return None
 
 
@@ -113,6 +116,11 @@ def shared_cache_headers(remaining: float, config: IsrConfig) -> dict[str, str]:
 
 
 def cache_control(state: CacheState, remaining: float, config: IsrConfig) -> dict[str, str]:
+    """A CDN keys on path + query only: a page whose key varies by a header or a cookie (or by
+    the tenant) is never sent CDN-cacheable, so no reader gets another reader's variant."""
+    keys = config.keys
+    if keys.vary_headers or keys.vary_cookies or keys.tenant is not None:
+        return {"cache-control": PRIVATE}
     if state in (CacheState.HIT, CacheState.WAIT_HIT) and remaining > 0:
         return shared_cache_headers(remaining, config)
     return {"cache-control": PRIVATE}

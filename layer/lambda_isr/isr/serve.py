@@ -1,13 +1,18 @@
 """Serving a stored generation: body from the in-process body cache or the HTML store.
 
-A body of known size within ``max_body_bytes`` is read whole before the head goes out, so a
-missing, broken or short object is a miss (``False``: nothing sent), never a truncated page under
-CDN-cacheable headers. Larger or unsized (foreign) bodies stream, and their head is not
-CDN-cacheable. Conditional requests get ``304``; HEAD gets the head only.
+A body of known size within ``max_body_bytes`` is read whole before the head goes out, and
+checked against its record: its length, and its content hash when one is recorded (lambda-isr's
+records always have one). So a missing, broken, short or damaged object (a same-length bit flip)
+is a miss (``False``: nothing sent) and regenerates, never a page under CDN-cacheable headers.
+Larger or unsized (foreign) bodies stream, and their head is not CDN-cacheable; a streamed body
+that fails its hash at the end breaks the answer (error footer) and is not cached. Only a body
+that passed is kept in the in-process body cache. Conditional requests get ``304``; HEAD gets
+the head only.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 from lambda_isr.errors import StoreError
@@ -18,9 +23,23 @@ from lambda_isr.isr.config import IsrConfig
 from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.states import CacheState
 from lambda_isr.store.contract import CacheRecord, HtmlStore
-from lambda_isr.store.keys import etag_for
+from lambda_isr.store.keys import content_hasher, etag_for
 
 _NOT_MODIFIED_OK = frozenset({200, 203})
+
+
+class DamagedBodyError(Exception):
+    """A stored body does not match the content hash its record holds."""
+
+
+def _hasher(record: CacheRecord) -> hashlib._Hash | None:
+    """The running check of ``record``'s body (``None`` when the record holds no content hash:
+    a foreign writer's, which can only be checked by its size)."""
+    if record.content_hash is None:
+        return None
+    return content_hasher(
+        status=record.status, content_type=record.content_type, headers=record.headers
+    )
 
 
 def _open(
@@ -46,18 +65,27 @@ def _open(
 
     def body() -> Iterator[bytes]:
         copy: list[bytes] | None = [] if bodies.fits(record.size or 0) else None
-        kept = 0
+        size = 0
+        check = _hasher(record)
         try:
             for chunk in chunks:
+                size += len(chunk)
                 if copy is not None:
-                    kept += len(chunk)  # sizes of foreign records are unknown: bound it
-                    if bodies.fits(kept):
+                    if bodies.fits(size):  # sizes of foreign records are unknown: bound it
                         copy.append(chunk)
                     else:
                         copy = None
+                if check is not None:
+                    check.update(chunk)
                 yield chunk
         finally:
             stream.close()
+        wrong = record.size is not None and size != record.size
+        if wrong or (check is not None and check.hexdigest() != record.content_hash):
+            stream.damaged()  # the store may remember it as good: no more
+            raise DamagedBodyError(
+                f"stored body of {record.html_key} ({size} bytes) does not match its record"
+            )
         if copy is not None:
             bodies.put(record, b"".join(copy))
 
@@ -98,16 +126,12 @@ def serve_record(
     whole = record.size is not None and record.size <= config.max_body_bytes
     try:
         first = b"".join(body) if whole else next(body, b"")
+    except DamagedBodyError as exc:
+        reply.trace.log.warning("%s: treated as a miss", exc)
+        reply.trace.count("DamagedBody")
+        return False
     except Exception:
         reply.trace.log.warning("HTML store read failed", exc_info=True)
-        return False
-    if whole and len(first) != record.size:
-        reply.trace.log.warning(
-            "stored body of %s has %d bytes, its record says %s: treated as a miss",
-            record.html_key,
-            len(first),
-            record.size,
-        )
         return False
     if not whole:
         headers["cache-control"] = policy.PRIVATE

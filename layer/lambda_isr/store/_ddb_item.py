@@ -4,8 +4,14 @@ Canonical (what TableTheory/FaceTheory readers know): ``s3_key`` S, ``generated_
 epoch seconds), ``revalidate_seconds`` N, ``etag`` S (optional), ``ttl`` N. Additive attributes
 never change what a canonical reader concludes: ``generated_at_ms`` (sub-second precision,
 used only when it agrees with ``generated_at``), ``cache_key``, ``status``, ``content_type``,
-``headers``, ``tags``, ``content_hash``, ``size``; a soft purge writes ``revalidate_seconds = 0``
-and keeps the policy in ``revalidate_policy`` with the time in ``invalidated_at``.
+``headers``, ``tags``, ``content_hash``, ``size``, ``route``; a soft purge writes
+``revalidate_seconds = 0`` and keeps the policy in ``revalidate_policy`` with the time in
+``invalidated_at``. The ``LOCK`` item may carry ``pass_until`` (N, epoch seconds): a
+hit-for-pass marker, which lambda-isr's acquire condition honours and a canonical acquirer
+ignores (its put replaces the item).
+
+A header or content type holding CR, LF or NUL (written by another writer) makes the item
+unusable: a miss, never a 500.
 """
 
 from __future__ import annotations
@@ -13,12 +19,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, CacheRecord
+from lambda_isr.store.contract import DEFAULT_CONTENT_TYPE, CacheRecord, header_ok
+from lambda_isr.store.rules import (
+    DDB_GENERATION_FENCE_OPEN,
+    DDB_LEASE_IS_OWNED,
+    DDB_PURGE_FENCE_OPEN,
+    future_limit,
+    lease_now,
+)
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
     Item = Mapping[str, AttributeValueTypeDef]
 
@@ -30,6 +46,7 @@ TTL = "ttl"
 GENERATED_AT_MS = "generated_at_ms"
 INVALIDATED_AT = "invalidated_at"
 POLICY = "revalidate_policy"
+PASS_UNTIL = "pass_until"  # noqa: S105 - an attribute name
 
 _T = TypeVar("_T")
 
@@ -81,6 +98,67 @@ def encode_meta(
     return item
 
 
+def commit_items(
+    table: str,
+    item: dict[str, AttributeValueTypeDef],
+    generated_at: float,
+    *,
+    lock_key: dict[str, AttributeValueTypeDef],
+    token: str,
+    now: float,
+) -> list[TransactWriteItemTypeDef]:
+    """The commit transaction: put META fenced by :func:`rules.commit_fence` (the generation
+    fence, never replacing a newer META unless it is from beyond the tolerance in the future,
+    then the purge fence: a render started at or before the stored purge must not clear it),
+    and delete LOCK fenced by the lease (token and expiry)."""
+    seconds, ms = split_time(generated_at)
+    condition = f"({DDB_GENERATION_FENCE_OPEN}) AND ({DDB_PURGE_FENCE_OPEN})"
+    return [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": item,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {
+                    "#pk": "pk",
+                    "#gen": GENERATED_AT,
+                    "#ms": GENERATED_AT_MS,
+                    "#inv": INVALIDATED_AT,
+                    "#rs": REVALIDATE,
+                },
+                "ExpressionAttributeValues": {
+                    ":s": {"N": str(seconds)},
+                    ":ms": {"N": str(ms)},
+                    ":gen": {"N": exact_time(generated_at)},
+                    ":zero": {"N": "0"},
+                    ":future": {"N": str(future_limit(now))},
+                },
+            }
+        },
+        {
+            "Delete": {
+                "TableName": table,
+                "Key": lock_key,
+                "ConditionExpression": DDB_LEASE_IS_OWNED,
+                "ExpressionAttributeNames": {"#tok": "lease_token", "#exp": "lease_expires_at"},
+                "ExpressionAttributeValues": {
+                    ":tok": {"S": token},
+                    ":now": {"N": str(lease_now(now))},
+                },
+            }
+        },
+    ]
+
+
+def number_of(item: Mapping[str, Any], name: str) -> float | None:
+    """A number attribute of a raw item (``ALL_OLD``), or ``None`` when absent or unusable."""
+    raw = item.get(name, {}).get("N")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def readable(text: str) -> str:
     """The cache key as a valid UTF-8 string (lone surrogates escaped), for humans."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -105,6 +183,11 @@ def decode_meta(cache_key: str, item: Item) -> CacheRecord:
     if status is not None and not 100 <= status <= 599:
         raise ValueError(f"status {status} out of range")
     headers = _optional(item, "headers", _headers)
+    content_type = _optional(item, "content_type", _string) or DEFAULT_CONTENT_TYPE
+    if not header_ok("content-type", content_type) or not all(
+        header_ok(n, v) for n, v in headers or ()
+    ):
+        raise ValueError("a stored header cannot go out in a response (CR, LF, NUL)")
     tags = item.get("tags")
     return CacheRecord(
         cache_key=cache_key,
@@ -113,7 +196,7 @@ def decode_meta(cache_key: str, item: Item) -> CacheRecord:
         revalidate_seconds=revalidate,
         etag=_optional(item, ETAG, _string),
         status=200 if status is None else status,
-        content_type=_optional(item, "content_type", _string) or DEFAULT_CONTENT_TYPE,
+        content_type=content_type,
         headers=headers or (),
         tags=frozenset(tags["SS"]) if tags is not None and "SS" in tags else frozenset(),
         content_hash=_optional(item, "content_hash", _string),

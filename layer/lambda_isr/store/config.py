@@ -5,6 +5,11 @@
   ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL_S3``.
 - Otherwise the embedded SQLite + files store in ``.lambda-isr/`` (``LAMBDA_ISR_DIR``), or in
   ``/tmp/lambda-isr`` inside Lambda, where it is a per-sandbox cache (one warning says so).
+  Each app has its own subfolder there, its namespace (:mod:`lambda_isr.namespace`): the one
+  ``LAMBDA_ISR_NAMESPACE`` names, else the one of ``source``, the file that defines the app.
+- An explicit namespace (``namespace=`` or ``LAMBDA_ISR_NAMESPACE``) also partitions the AWS
+  store: ``TENANT#<namespace>#CACHE#...`` items and objects under ``<prefix>/<namespace>/``.
+  Without one, the AWS store is shared by whatever uses the table and prefix.
 - ``LAMBDA_ISR_STORE_TIMEOUT``: seconds one store call may wait per attempt (AWS: per read, half
   of it to connect; SQLite: for a lock). Default 2; with ``max_attempts`` (default 2) it bounds
   how long a request can hang on an unresponsive store.
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import ConfigError
+from lambda_isr.namespace import namespace_for_file
 from lambda_isr.settings import (
     DEFAULT_DIR,
     DEFAULT_PREFIX,
@@ -55,6 +61,7 @@ __all__ = [
     "ENV_TABLE",
     "ENV_TIMEOUT",
     "LAMBDA_DIR",
+    "namespace_directory",
     "store_from_env",
 ]
 
@@ -82,11 +89,23 @@ def store_from_env(
     lease_ttl_buffer: int = DEFAULT_LEASE_TTL_BUFFER,
     timeout: float | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    namespace: str | None = None,
+    source: str | os.PathLike[str] | None = None,
 ) -> Store:
     """Build the :class:`Store` the configuration asks for; bad settings raise ``ConfigError``
-    naming the variable (see :mod:`lambda_isr.settings`)."""
+    naming the variable (see :mod:`lambda_isr.settings`).
+
+    ``namespace`` (else ``LAMBDA_ISR_NAMESPACE``) names the store namespace explicitly;
+    ``source``, the file that defines the app, names the embedded store's otherwise.
+    """
     settings = store_settings(
-        environ, table=table, bucket=bucket, prefix=prefix, directory=directory, timeout=timeout
+        environ,
+        table=table,
+        bucket=bucket,
+        prefix=prefix,
+        directory=directory,
+        timeout=timeout,
+        namespace=namespace,
     )
     if retention_seconds <= 0:
         raise ConfigError(f"retention_seconds must be > 0, got {retention_seconds!r}")
@@ -99,6 +118,9 @@ def store_from_env(
     tokens = token_source or _uuid4
 
     if table and bucket:
+        if settings.namespace is not None:
+            tenant = tenant if tenant is not None else settings.namespace
+            prefix = f"{prefix}/{settings.namespace}"
         from lambda_isr.store.dynamodb import DynamoDbMetaStore  # noqa: PLC0415 - boto3 lazily
         from lambda_isr.store.s3 import S3HtmlStore  # noqa: PLC0415
 
@@ -130,12 +152,21 @@ def store_from_env(
             ENV_BUCKET,
             settings.directory,
         )
-    root = Path(settings.directory)
+    embedded = settings.namespace
+    if embedded is None and source is not None:
+        embedded = namespace_for_file(source)
+    root = namespace_directory(settings.directory, embedded)
     sqlite_meta = SqliteMetaStore(
         root / "meta.sqlite3", clock=clock, token_source=tokens, busy_timeout=timeout
     )
     files = FileHtmlStore(root / "html", prefix=prefix)
     return Store(sqlite_meta, files, f"sqlite+files:{root}")
+
+
+def namespace_directory(directory: str | os.PathLike[str], namespace: str | None) -> Path:
+    """The folder of one namespace of the embedded store (the root for ``None``)."""
+    root = Path(directory)
+    return root / namespace if namespace else root
 
 
 def _uuid4() -> str:

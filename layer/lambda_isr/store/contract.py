@@ -14,7 +14,8 @@ one conformance suite in ``tests/store``):
   lease, else :class:`~lambda_isr.errors.LeaseNotOwnedError`.
 - ``commit_generation`` atomically writes the record and deletes the lease. It never replaces
   a record whose ``generated_at`` is newer than the committed one
-  (:class:`~lambda_isr.errors.CommitFencedError`).
+  (:class:`~lambda_isr.errors.CommitFencedError`), unless that time lies more than
+  :data:`FUTURE_TOLERANCE` beyond the committer's clock: a writer whose clock ran ahead.
 - A record's ``generated_at`` is the time its render *started*. ``commit_generation`` never
   clears a purge that render may not have seen: if the stored record's ``invalidated_at`` is
   ``>=`` the committed ``generated_at``, it raises ``CommitFencedError`` and changes nothing
@@ -26,7 +27,12 @@ one conformance suite in ``tests/store``):
   fresh, for lambda-isr readers and for canonical TableTheory readers alike. ``invalidated_at``
   is the latest purge (it never moves back), so every purge fences the renders started before it.
 - A record whose stored form is missing or mistyped is returned as ``None`` (a miss) with one
-  warning log line, never an exception.
+  warning log line, never an exception. A stored header or content type that no response may
+  carry (CR, LF or NUL anywhere, a bad header name: :func:`header_ok`) makes it mistyped.
+- Hit-for-pass (:class:`PassMarker`, every lambda-isr backend): ``mark_uncacheable`` turns the
+  caller's lease into a marker on the ``LOCK`` item (additive ``pass_until``); until it passes,
+  ``try_acquire_lease`` answers ``LeaseHeld(pass_until=...)``. The lease itself is free at once
+  for canonical TableTheory acquirers, whose put replaces the item (and ends the marker).
 - Outages (throttling, timeouts, 5xx, locked database) surface as
   :class:`~lambda_isr.errors.StoreUnavailableError` after bounded retries, within a bounded
   time (a few seconds by default): a store that never answers must not hang a request.
@@ -34,6 +40,7 @@ one conformance suite in ``tests/store``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -46,6 +53,33 @@ Headers = StoredHeaders
 """Former name of :data:`StoredHeaders`."""
 
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
+
+FUTURE_TOLERANCE = 5.0
+"""Seconds a record's ``generated_at`` may lie ahead of the reader's clock (writers' clocks
+differ a little). A record generated further in the future is stale: a writer whose clock runs
+ahead never makes its copy fresh for longer than ``revalidate_seconds``."""
+
+_FORBIDDEN = ("\r", "\n", "\0")
+
+
+def header_ok(name: str, value: str) -> bool:
+    """Whether a stored header can go out in a response as it is: a name without CR, LF, NUL,
+    ``:``, space or control character, and a value without CR, LF or NUL."""
+    return (
+        bool(name)
+        and all(c > " " and c not in ":\x7f" for c in name)
+        and not any(c in value for c in _FORBIDDEN)
+    )
+
+
+def storable(content_type: str, headers: Sequence[tuple[str, str]]) -> bool:
+    """Whether every backend can store this head: the content type and each header in
+    printable ASCII (S3 object metadata takes nothing else). A render whose head is not is
+    served, never stored."""
+    texts = [content_type, *(part for pair in headers for part in pair)]
+    return all(text.isascii() and text.isprintable() for text in texts) and all(
+        header_ok(name, value) for name, value in headers
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +109,30 @@ class CacheRecord:
 
     @property
     def fresh_until(self) -> float:
-        """Epoch seconds at which the record stops being fresh (never later than a purge)."""
+        """Epoch seconds at which the record stops being fresh (never later than a purge), as
+        its writer's clock has it; readers use :meth:`fresh_until_for`."""
         until = self.generated_at + self.revalidate_seconds
         if self.invalidated_at is not None:
             return min(until, self.invalidated_at)
         return until
 
+    def fresh_until_for(self, now: float) -> float:
+        """When the record stops being fresh on the reader's clock ``now``: never more than
+        ``revalidate_seconds`` ahead, and at once (``now``) for a record generated more than
+        :data:`FUTURE_TOLERANCE` seconds in the future."""
+        if not math.isfinite(self.generated_at) or self.generated_at > now + FUTURE_TOLERANCE:
+            return min(self.fresh_until, now)
+        return min(self.fresh_until, now + self.revalidate_seconds)
+
     def is_fresh(self, now: float) -> bool:
-        return self.invalidated_at is None and self.fresh_until > now
+        return self.invalidated_at is None and self.fresh_until_for(now) > now
 
     def remaining(self, now: float) -> float:
-        """Seconds of freshness left (0 when stale)."""
-        return max(0.0, self.fresh_until - now) if self.invalidated_at is None else 0.0
+        """Seconds of freshness left on the reader's clock (0 when stale), at most
+        ``revalidate_seconds``."""
+        if self.invalidated_at is not None:
+            return 0.0
+        return max(0.0, self.fresh_until_for(now) - now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +154,13 @@ class LeaseHeld:
 
     cache_key: str
     expires_at: float | None = None
+    pass_until: float | None = None
+    """Set while a hit-for-pass marker is live (see :class:`PassMarker`): the page cannot be
+    stored, so nobody should wait for it; render uncached until then."""
+
+    def passing(self, now: float) -> bool:
+        """Whether the hit-for-pass marker is live at ``now``."""
+        return self.pass_until is not None and self.pass_until > now
 
 
 AcquireResult = Lease | LeaseHeld
@@ -142,6 +195,18 @@ class MetaStore(Protocol):
         ...
 
 
+@runtime_checkable
+class PassMarker(Protocol):
+    """A meta store that can leave a hit-for-pass marker (all of lambda-isr's backends do; a
+    store without it makes an uncacheable page's requests take the lease one after another)."""
+
+    def mark_uncacheable(self, lease: Lease, seconds: float) -> bool:
+        """Release ``lease`` and, for ``ceil(now + seconds)``, make ``try_acquire_lease`` answer
+        ``LeaseHeld(pass_until=...)``. ``False`` (nothing written) when the lease is no longer
+        ours. Raises ``StoreUnavailableError`` on an outage."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """What the HTML store knows about one stored body."""
@@ -162,6 +227,7 @@ class HtmlStream:
     meta: StoredObject
     chunks: Iterator[bytes]
     _close: Callable[[], None] = field(default=lambda: None)
+    _damaged: Callable[[], None] = field(default=lambda: None)
 
     def read_all(self) -> bytes:
         try:
@@ -171,6 +237,11 @@ class HtmlStream:
 
     def close(self) -> None:
         self._close()
+
+    def damaged(self) -> None:
+        """The reader found the body does not match its record: a store that remembers the
+        object as good forgets it, so the next ``put`` of that key checks it (and repairs it)."""
+        self._damaged()
 
     def __enter__(self) -> HtmlStream:
         return self

@@ -39,13 +39,13 @@ from lambda_isr.store.contract import (
 )
 from lambda_isr.store.keys import LOCK_SK, META_SK, partition_key
 from lambda_isr.store.rules import (
-    DDB_GENERATION_FENCE_OPEN,
     DDB_LEASE_IS_FREE,
+    DDB_LEASE_IS_MINE,
     DDB_LEASE_IS_OWNED,
-    DDB_PURGE_FENCE_OPEN,
     DDB_PURGE_MOVES_FORWARD,
     lease_expiry,
     lease_now,
+    pass_expiry,
 )
 
 if TYPE_CHECKING:
@@ -149,15 +149,50 @@ class DynamoDbMetaStore:
                         "ttl": _n(expires_at + self._buffer),
                     },
                     ConditionExpression=DDB_LEASE_IS_FREE,
-                    ExpressionAttributeNames={"#pk": "pk", "#exp": "lease_expires_at"},
+                    ExpressionAttributeNames={
+                        "#pk": "pk",
+                        "#exp": "lease_expires_at",
+                        "#pass": _ddb_item.PASS_UNTIL,
+                    },
                     ExpressionAttributeValues={":now": _n(lease_now(now))},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
             old = cast("dict[str, Any]", exc.response).get("Item") or {}
-            held_until = old.get("lease_expires_at", {}).get("N")
-            return LeaseHeld(cache_key, float(held_until) if held_until else None)
+            return LeaseHeld(
+                cache_key,
+                _ddb_item.number_of(old, "lease_expires_at"),
+                _ddb_item.number_of(old, _ddb_item.PASS_UNTIL),
+            )
         return Lease(cache_key, token, float(expires_at), now)
+
+    def mark_uncacheable(self, lease: Lease, seconds: float) -> bool:
+        now = self._clock.now()
+        until = pass_expiry(now, seconds)
+        # Ours (token): the lease ends now (free for canonical acquirers), the marker stays.
+        try:
+            with _aws.boundary("mark uncacheable", passthrough=frozenset({CONDITION_FAILED})):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(lease.cache_key, LOCK_SK),
+                    UpdateExpression="SET #exp = :now, #pass = :until, #ttl = :ttl",
+                    ConditionExpression=DDB_LEASE_IS_MINE,
+                    ExpressionAttributeNames={
+                        "#tok": "lease_token",
+                        "#exp": "lease_expires_at",
+                        "#pass": _ddb_item.PASS_UNTIL,
+                        "#ttl": "ttl",
+                    },
+                    ExpressionAttributeValues={
+                        ":now": _n(lease_now(now)),
+                        ":until": _n(until),
+                        ":ttl": _n(until + self._buffer),
+                        ":tok": {"S": lease.token},
+                    },
+                )
+        except ClientError:
+            return False  # not ours any more: leave whoever holds it alone
+        return True
 
     def refresh_lease(self, lease: Lease, duration: float) -> Lease:
         now = self._clock.now()
@@ -191,10 +226,6 @@ class DynamoDbMetaStore:
     def commit_generation(self, lease: Lease, record: CacheRecord) -> None:
         meta_key = self._key(record.cache_key, META_SK)
         item = _ddb_item.encode_meta(meta_key["pk"]["S"], record, retention_seconds=self._retention)
-        seconds, ms = _ddb_item.split_time(record.generated_at)
-        # rules.commit_fence: the generation fence (never replace a newer META), then the purge
-        # fence (a render started at or before the stored purge must not clear it).
-        condition = f"({DDB_GENERATION_FENCE_OPEN}) AND ({DDB_PURGE_FENCE_OPEN})"
         codes: list[str] = []
         cancelled: ClientError | None = None
         for attempt in _aws.retrying(_aws.COMMIT_ATTEMPTS, self._sleep, budget=self._retry_budget):
@@ -205,43 +236,14 @@ class DynamoDbMetaStore:
                         ClientRequestToken=_request_token(
                             self._table, lease.token, now, attempt, item
                         ),
-                        TransactItems=[
-                            {
-                                "Put": {
-                                    "TableName": self._table,
-                                    "Item": item,
-                                    "ConditionExpression": condition,
-                                    "ExpressionAttributeNames": {
-                                        "#pk": "pk",
-                                        "#gen": _ddb_item.GENERATED_AT,
-                                        "#ms": _ddb_item.GENERATED_AT_MS,
-                                        "#inv": _ddb_item.INVALIDATED_AT,
-                                        "#rs": _ddb_item.REVALIDATE,
-                                    },
-                                    "ExpressionAttributeValues": {
-                                        ":s": _n(seconds),
-                                        ":ms": _n(ms),
-                                        ":gen": {"N": _ddb_item.exact_time(record.generated_at)},
-                                        ":zero": _n(0),
-                                    },
-                                }
-                            },
-                            {
-                                "Delete": {
-                                    "TableName": self._table,
-                                    "Key": self._key(lease.cache_key, LOCK_SK),
-                                    "ConditionExpression": DDB_LEASE_IS_OWNED,
-                                    "ExpressionAttributeNames": {
-                                        "#tok": "lease_token",
-                                        "#exp": "lease_expires_at",
-                                    },
-                                    "ExpressionAttributeValues": {
-                                        ":tok": {"S": lease.token},
-                                        ":now": _n(lease_now(now)),
-                                    },
-                                }
-                            },
-                        ],
+                        TransactItems=_ddb_item.commit_items(
+                            self._table,
+                            item,
+                            record.generated_at,
+                            lock_key=self._key(lease.cache_key, LOCK_SK),
+                            token=lease.token,
+                            now=now,
+                        ),
                     )
                 return
             except ClientError as exc:
@@ -268,7 +270,7 @@ class DynamoDbMetaStore:
                 self._client.delete_item(
                     TableName=self._table,
                     Key=self._key(lease.cache_key, LOCK_SK),
-                    ConditionExpression="#tok = :tok",
+                    ConditionExpression=DDB_LEASE_IS_MINE,
                     ExpressionAttributeNames={"#tok": "lease_token"},
                     ExpressionAttributeValues={":tok": {"S": lease.token}},
                 )

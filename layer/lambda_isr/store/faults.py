@@ -17,7 +17,7 @@ timeouts, 5xx and connection resets after its retries), so the code under test s
 what it would see in production. Operations are named after the protocol methods:
 
 - meta: ``get``, ``try_acquire_lease``, ``refresh_lease``, ``commit_generation``,
-  ``release_lease``, ``invalidate``;
+  ``release_lease``, ``mark_uncacheable``, ``invalidate``;
 - html: ``put``, ``open`` and ``read``, one chunk of an opened body. The first
   ``plan.read_after`` chunks (default 1) of each body are never failed, so a ``read`` fault is a
   failure *after* the first bytes were handed out (a connection reset mid-body).
@@ -49,6 +49,7 @@ from lambda_isr.store.contract import (
     HtmlStream,
     Lease,
     MetaStore,
+    PassMarker,
     StoredObject,
 )
 
@@ -61,6 +62,7 @@ META_OPS = frozenset(
         "refresh_lease",
         "commit_generation",
         "release_lease",
+        "mark_uncacheable",
         "invalidate",
     }
 )
@@ -256,6 +258,13 @@ class FaultyMetaStore:
     def release_lease(self, lease: Lease) -> None:
         self.plan.call("release_lease", lambda: self.inner.release_lease(lease))
 
+    def mark_uncacheable(self, lease: Lease, seconds: float) -> bool:
+        """Passed on when the inner store leaves hit-for-pass markers (else ``False``)."""
+        inner = self.inner
+        if not isinstance(inner, PassMarker):
+            return False
+        return self.plan.call("mark_uncacheable", lambda: inner.mark_uncacheable(lease, seconds))
+
     def invalidate(self, cache_key: str) -> bool:
         return self.plan.call("invalidate", lambda: self.inner.invalidate(cache_key))
 
@@ -293,7 +302,7 @@ class FaultyHtmlStore:
         opened = self.plan.call("open", lambda: self.inner.open(key, size))
         if opened is None:
             return None
-        return HtmlStream(opened.meta, self._chunks(opened.chunks), opened.close)
+        return HtmlStream(opened.meta, self._chunks(opened.chunks), opened.close, opened.damaged)
 
     def _chunks(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         for index, chunk in enumerate(chunks):

@@ -3,7 +3,8 @@
 Each body is one content-addressed file ``<root>/<object key>``: a one-line JSON header
 (status, content type, headers, digest) after a magic prefix, then the body bytes. Writes go
 to a temporary file in the same directory and are published with ``os.replace`` (atomic), so
-readers in other processes never see a partial file.
+readers in other processes never see a partial file. An existing file is reused only when it
+holds exactly the same header and bytes; a damaged one is replaced.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class FileHtmlStore:
         )
         key, digest = meta.key, meta.content_hash
         path = self.path_for(key)
-        if path.is_file():
+        if path.is_file() and _holds(path, meta, body):
             return meta  # content-addressed: the same bytes are already there
         header = json.dumps(
             {"status": status, "content_type": content_type, "headers": headers, "digest": digest},
@@ -114,6 +115,20 @@ class FileHtmlStore:
             logger.warning("unreadable HTML object %s ignored: %s", key, exc)
             return None
         return HtmlStream(meta, _chunks(f, chunk_size), f.close)
+
+
+def _holds(path: Path, meta: StoredObject, body: bytes) -> bool:
+    """Whether the file at ``path`` is exactly what ``put`` would write (a truncated, flipped
+    or foreign file is replaced: a regeneration repairs a damaged object)."""
+    try:
+        with path.open("rb") as f:
+            found = _read_header(f, meta.key, os.fstat(f.fileno()))
+            same = found == meta and f.read(len(body) + 1) == body
+    except (OSError, ValueError, TypeError, KeyError):
+        same = False
+    if not same:
+        logger.warning("HTML object %s is damaged: replacing it", meta.key)
+    return same
 
 
 def _read_header(f: BinaryIO, key: str, st: os.stat_result) -> StoredObject:

@@ -28,15 +28,24 @@ def partition_key(cache_key: str, *, tenant: str | None = None, raw: bool = Fals
     return f"CACHE#{body}"
 
 
-def content_digest(
-    body: bytes, *, status: int, content_type: str, headers: Sequence[tuple[str, str]]
-) -> str:
-    """sha256 hex over the whole stored representation (status, type, headers, body)."""
+def content_hasher(
+    *, status: int, content_type: str, headers: Sequence[tuple[str, str]]
+) -> hashlib._Hash:
+    """A sha256 fed with the head of a representation: feed it the body, chunk by chunk, for
+    :func:`content_digest` without holding the whole body."""
     h = hashlib.sha256()
     h.update(f"{status}\n{content_type}\n".encode())
     for name, value in headers:
         h.update(f"{name.lower()}:{value}\n".encode())
     h.update(b"\n")
+    return h
+
+
+def content_digest(
+    body: bytes, *, status: int, content_type: str, headers: Sequence[tuple[str, str]]
+) -> str:
+    """sha256 hex over the whole stored representation (status, type, headers, body)."""
+    h = content_hasher(status=status, content_type=content_type, headers=headers)
     h.update(body)
     return h.hexdigest()
 

@@ -25,6 +25,8 @@ from lambda_isr.store.rules import (
     lease_expiry,
     lease_is_free,
     lease_is_owned,
+    lease_now,
+    pass_expiry,
     purged_at,
 )
 
@@ -44,6 +46,8 @@ class MemoryMetaStore:
         self._lock = threading.Lock()
         self._records: dict[str, CacheRecord] = {}
         self._leases: dict[str, Lease] = {}
+        self._passes: dict[str, float] = {}
+        """Hit-for-pass markers (``pass_until``) on the lease slot of a key."""
 
     def get(self, cache_key: str) -> CacheRecord | None:
         with self._lock:
@@ -53,10 +57,13 @@ class MemoryMetaStore:
         now = self._clock.now()
         with self._lock:
             held = self._leases.get(cache_key)
-            if held is not None and not lease_is_free(held.expires_at, now):
-                return LeaseHeld(cache_key, held.expires_at)
+            expires = held.expires_at if held is not None else None
+            passing = self._passes.get(cache_key)
+            if not lease_is_free(expires, now, passing):
+                return LeaseHeld(cache_key, expires, passing)
             lease = Lease(cache_key, self._tokens(), float(lease_expiry(now, duration)), now)
             self._leases[cache_key] = lease
+            self._passes.pop(cache_key, None)  # a new lease replaces the whole lease slot
             return lease
 
     def _check_owned(self, lease: Lease, now: float) -> None:
@@ -82,17 +89,30 @@ class MemoryMetaStore:
                 current.generated_at if current is not None else None,
                 current.invalidated_at if current is not None else None,
                 record.generated_at,
+                now,
             )
             if fence is not Fence.OPEN:
                 raise CommitFencedError(f"commit of {record.cache_key!r} fenced off: {fence.value}")
             self._records[record.cache_key] = replace(record, invalidated_at=None)
             del self._leases[lease.cache_key]
+            self._passes.pop(lease.cache_key, None)
 
     def release_lease(self, lease: Lease) -> None:
         with self._lock:
             held = self._leases.get(lease.cache_key)
             if held is not None and held.token == lease.token:
                 del self._leases[lease.cache_key]
+                self._passes.pop(lease.cache_key, None)
+
+    def mark_uncacheable(self, lease: Lease, seconds: float) -> bool:
+        now = self._clock.now()
+        with self._lock:
+            held = self._leases.get(lease.cache_key)
+            if held is None or held.token != lease.token:
+                return False
+            self._leases[lease.cache_key] = replace(held, expires_at=float(lease_now(now)))
+            self._passes[lease.cache_key] = float(pass_expiry(now, seconds))
+            return True
 
     def invalidate(self, cache_key: str) -> bool:
         now = self._clock.now()
@@ -130,7 +150,9 @@ class MemoryHtmlStore:
         )
         key = meta.key
         with self._lock:
-            if key not in self._objects:
+            found = self._objects.get(key)
+            # Content-addressed: the same bytes are already there, unless that copy is damaged.
+            if found is None or found != (meta, body):
                 self._objects[key] = (meta, bytes(body))
                 self.puts += 1
             return self._objects[key][0]
@@ -153,3 +175,9 @@ class MemoryHtmlStore:
         """Test helper: lose an object behind a pointer."""
         with self._lock:
             self._objects.pop(key, None)
+
+    def damage(self, key: str, body: bytes) -> None:
+        """Test helper: replace the bytes behind ``key`` (its metadata stays)."""
+        with self._lock:
+            meta, _ = self._objects[key]
+            self._objects[key] = (meta, body)

@@ -2,13 +2,17 @@
 
 An object key is derived from the cache key and the digest of the whole representation, so an
 unchanged page is never written twice: ``PutObject`` carries ``If-None-Match: *`` and a
-``412``/``409`` answer means the identical object already exists. Status, content type and
-cacheable headers also travel as object metadata (``lambda-isr-*``) for other readers.
+``412``/``409`` answer means an object already exists under that key. It is checked (one HEAD;
+a GET only when its ETag is not the MD5 of the bytes) and written again if it is damaged.
+Status, content type and cacheable headers also travel as object metadata (``lambda-isr-*``)
+for other readers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -31,6 +35,8 @@ from lambda_isr.store.keys import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
+
+logger = logging.getLogger("lambda_isr.store")
 
 MD_STATUS = "lambda-isr-status"
 MD_CONTENT_TYPE = "lambda-isr-content-type"
@@ -110,20 +116,39 @@ class S3HtmlStore:
                     IfNoneMatch="*",
                 )
         except ClientError:
-            # Already stored by an earlier or concurrent writer: identical bytes. It may be old.
-            self._refresh_if_old(key, content_type, metadata)
+            # Already stored by an earlier or concurrent writer: the same bytes, unless that
+            # object is damaged (then it is replaced). It may be old.
+            self._reuse(key, body, content_type, metadata)
         self._learn(key)
         return meta
 
-    def _refresh_if_old(self, key: str, content_type: str, metadata: dict[str, str]) -> None:
-        """Copy a reused object onto itself when it is older than ``refresh_after``, which
-        resets its age for the lifecycle rule (one HEAD per reuse, a copy at most every
-        ``refresh_after``)."""
+    def _reuse(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
+        """Check an existing object before reusing it: one HEAD, whose ETag is the MD5 of the
+        bytes for a single-part upload; only when it differs (a damaged object, or an ETag that
+        is not an MD5 under SSE-KMS), one GET compares the bytes. A damaged object is written
+        again; a good one older than ``refresh_after`` is copied onto itself, which resets its
+        age for the lifecycle rule (a copy at most every ``refresh_after``)."""
         try:
-            with _aws.boundary("check HTML object age", passthrough=_MISSING):
+            with _aws.boundary("check HTML object", passthrough=_MISSING):
                 head = self._client.head_object(Bucket=self._bucket, Key=key)
         except ClientError:
             return  # deleted meanwhile: the next read is a miss and rewrites it
+        stored_md = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
+        intact = stored_md.get(MD_DIGEST) == metadata[MD_DIGEST] and (
+            head.get("ETag", "").strip('"') == hashlib.md5(body, usedforsecurity=False).hexdigest()
+            or self._same_bytes(key, body)
+        )
+        if not intact:
+            logger.warning("HTML object %s is damaged: replacing it", key)
+            with _aws.boundary("replace damaged HTML object"):
+                self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=content_type,
+                    Metadata=metadata,
+                )
+            return
         age = self._clock.now() - head["LastModified"].timestamp()
         if age <= self._refresh_after:
             return
@@ -136,6 +161,17 @@ class S3HtmlStore:
                 ContentType=content_type,
                 Metadata=metadata,
             )
+
+    def _same_bytes(self, key: str, body: bytes) -> bool:
+        try:
+            with _aws.boundary("verify HTML object", passthrough=_MISSING):
+                found = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+                try:
+                    return bool(found.read(len(body) + 1) == body)
+                finally:
+                    found.close()
+        except ClientError:
+            return False
 
     def open(self, key: str, chunk_size: int = 65_536) -> HtmlStream | None:
         check_object_key(key)
@@ -157,7 +193,7 @@ class S3HtmlStore:
             finally:
                 body.close()
 
-        return HtmlStream(meta, chunks(), body.close)
+        return HtmlStream(meta, chunks(), body.close, lambda: self._forget(key))
 
     @property
     def _client(self) -> S3Client:

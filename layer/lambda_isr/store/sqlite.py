@@ -10,7 +10,6 @@ a thread that has ended is closed when the next one is opened.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import CommitFencedError, ConfigError, LeaseNotOwnedError
 from lambda_isr.errors import StoreUnavailableError as Unavailable
+from lambda_isr.store._sqlite_row import COLUMNS, PLACEHOLDERS, SCHEMA, decode, encode
 from lambda_isr.store.contract import (
     AcquireResult,
     CacheRecord,
@@ -39,39 +39,12 @@ from lambda_isr.store.rules import (
     lease_expiry,
     lease_is_free,
     lease_is_owned,
+    lease_now,
+    pass_expiry,
     purged_at,
 )
 
 logger = logging.getLogger("lambda_isr.store")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    pk TEXT PRIMARY KEY,
-    html_key TEXT NOT NULL,
-    generated_at REAL NOT NULL,
-    revalidate_seconds INTEGER NOT NULL,
-    etag TEXT,
-    status INTEGER NOT NULL,
-    content_type TEXT NOT NULL,
-    headers TEXT NOT NULL,
-    tags TEXT NOT NULL,
-    content_hash TEXT,
-    size INTEGER,
-    invalidated_at REAL,
-    route TEXT
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS lease (
-    pk TEXT PRIMARY KEY,
-    token TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-_COLUMNS = (
-    "html_key, generated_at, revalidate_seconds, etag, status, content_type, headers, tags,"
-    " content_hash, size, invalidated_at, route"
-)
-
-_PLACEHOLDERS = ", ".join("?" * 13)
 
 DEFAULT_BUSY_TIMEOUT = 2.0
 """Seconds a statement waits for another connection's write lock before the store reports
@@ -136,12 +109,15 @@ class SqliteMetaStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             with _transaction(conn):
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 columns = {row[1] for row in conn.execute("PRAGMA table_info(meta)")}
                 if "route" not in columns:  # a store made before the route attribute
                     conn.execute("ALTER TABLE meta ADD COLUMN route TEXT")
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(lease)")}
+                if "pass_until" not in columns:  # a store made before hit-for-pass
+                    conn.execute("ALTER TABLE lease ADD COLUMN pass_until INTEGER")
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -188,7 +164,7 @@ class SqliteMetaStore:
         try:
             with closing(
                 self._conn().execute(
-                    f"SELECT {_COLUMNS} FROM meta WHERE pk = ?",  # noqa: S608 - constant columns
+                    f"SELECT {COLUMNS} FROM meta WHERE pk = ?",  # noqa: S608 - constant columns
                     (cache_key_hash(cache_key),),
                 )
             ) as cur:
@@ -198,7 +174,7 @@ class SqliteMetaStore:
         if row is None:
             return None
         try:
-            return _decode(cache_key, row)
+            return decode(cache_key, row)
         except (TypeError, ValueError) as exc:
             logger.warning("unreadable cache record for %.200r ignored: %s", cache_key, exc)
             return None
@@ -207,13 +183,20 @@ class SqliteMetaStore:
         now = self._clock.now()
         pk = cache_key_hash(cache_key)
         with self._write() as conn:
-            row = conn.execute("SELECT expires_at FROM lease WHERE pk = ?", (pk,)).fetchone()
-            if not lease_is_free(row[0] if row is not None else None, now):
-                assert row is not None
-                return LeaseHeld(cache_key, float(row[0]))
+            row = conn.execute(
+                "SELECT expires_at, pass_until FROM lease WHERE pk = ?", (pk,)
+            ).fetchone()
+            expires, passing = row if row is not None else (None, None)
+            if not lease_is_free(expires, now, passing):
+                return LeaseHeld(
+                    cache_key,
+                    float(expires) if expires is not None else None,
+                    float(passing) if passing is not None else None,
+                )
             lease = Lease(cache_key, self._tokens(), float(lease_expiry(now, duration)), now)
             conn.execute(
-                "INSERT OR REPLACE INTO lease (pk, token, expires_at) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO lease (pk, token, expires_at, pass_until)"
+                " VALUES (?, ?, ?, NULL)",
                 (pk, lease.token, int(lease.expires_at)),
             )
             return lease
@@ -238,14 +221,14 @@ class SqliteMetaStore:
                 "SELECT generated_at, invalidated_at FROM meta WHERE pk = ?", (meta_pk,)
             ).fetchone()
             stored_gen, stored_inv = current if current is not None else (None, None)
-            fence = commit_fence(stored_gen, stored_inv, record.generated_at)
+            fence = commit_fence(stored_gen, stored_inv, record.generated_at, now)
             if fence is not Fence.OPEN:
                 raise CommitFencedError(
                     f"commit of {record.cache_key[:200]!r} fenced off: {fence.value}"
                 )
             conn.execute(
-                f"INSERT OR REPLACE INTO meta (pk, {_COLUMNS}) VALUES ({_PLACEHOLDERS})",  # noqa: S608
-                (meta_pk, *_encode(record)),
+                f"INSERT OR REPLACE INTO meta (pk, {COLUMNS}) VALUES ({PLACEHOLDERS})",  # noqa: S608
+                (meta_pk, *encode(record)),
             )
             conn.execute("DELETE FROM lease WHERE pk = ?", (lock_pk,))
 
@@ -258,6 +241,20 @@ class SqliteMetaStore:
                 )
         except Unavailable as exc:  # best effort: the lease expires by itself
             logger.warning("lease release failed (it will expire): %s", exc)
+
+    def mark_uncacheable(self, lease: Lease, seconds: float) -> bool:
+        now = self._clock.now()
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE lease SET expires_at = ?, pass_until = ? WHERE pk = ? AND token = ?",
+                (
+                    lease_now(now),
+                    pass_expiry(now, seconds),
+                    cache_key_hash(lease.cache_key),
+                    lease.token,
+                ),
+            ).rowcount
+        return changed == 1
 
     def invalidate(self, cache_key: str) -> bool:
         now = self._clock.now()
@@ -292,64 +289,3 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def _encode(r: CacheRecord) -> tuple[object, ...]:
-    return (
-        r.html_key,
-        r.generated_at,
-        r.revalidate_seconds,
-        r.etag,
-        r.status,
-        r.content_type,
-        json.dumps([list(h) for h in r.headers]),
-        json.dumps(sorted(r.tags)),
-        r.content_hash,
-        r.size,
-        None,  # a commit clears any purge
-        r.route,
-    )
-
-
-def _decode(cache_key: str, row: tuple[object, ...]) -> CacheRecord:
-    (
-        html_key,
-        generated_at,
-        revalidate,
-        etag,
-        status,
-        ctype,
-        headers,
-        tags,
-        digest,
-        size,
-        inv,
-        route,
-    ) = row
-    if not isinstance(html_key, str) or not isinstance(generated_at, int | float):
-        raise ValueError("html_key/generated_at mistyped")
-    if not isinstance(revalidate, int) or not isinstance(status, int):
-        raise ValueError("revalidate_seconds/status mistyped")
-    if not isinstance(ctype, str) or not isinstance(headers, str) or not isinstance(tags, str):
-        raise ValueError("content_type/headers/tags mistyped")
-    pairs = json.loads(headers)
-    tag_list = json.loads(tags)
-    if not all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
-    ) or not all(isinstance(t, str) for t in tag_list):
-        raise ValueError("headers/tags mistyped")
-    return CacheRecord(
-        cache_key=cache_key,
-        html_key=html_key,
-        generated_at=float(generated_at),
-        revalidate_seconds=revalidate,
-        etag=etag if isinstance(etag, str) else None,
-        status=status,
-        content_type=ctype,
-        headers=tuple((str(n), str(v)) for n, v in pairs),
-        tags=frozenset(tag_list),
-        content_hash=digest if isinstance(digest, str) else None,
-        size=size if isinstance(size, int) else None,
-        invalidated_at=float(inv) if isinstance(inv, int | float) else None,
-        route=route if isinstance(route, str) else None,
-    )
