@@ -87,6 +87,7 @@ def _worker(
         store=Store(meta, html),
         clock=clock,
         poll_interval=0.02,
+        lease_seconds=15,  # a lease must outlast the skew between writers' clocks (4 s here)
         logger=Logger(service="isr-skew", stream=io.StringIO()),
         metrics=Metrics(namespace="IsrSkew", service="isr-skew"),
     )(face)
