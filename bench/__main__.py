@@ -1,6 +1,6 @@
 """``make bench``: every benchmark once, each figure a ratio measured in the same run.
 
-    .venv/bin/python -m bench [--only ttfb,hit,contention,runtime,coldstart,cost,app]
+    .venv/bin/python -m bench [--only ttfb,hit,...,app,revalidation,build]
 
 Prints, never asserts: a section that crashes prints its traceback, the others still run, and
 the exit status is then 1. Ends with a markdown summary table (README's Performance section).
@@ -22,16 +22,28 @@ from typing import TextIO
 
 from bench import (
     bench_app,
+    bench_build,
     bench_coldstart,
     bench_contention,
     bench_hit,
+    bench_revalidation,
     bench_runtime,
     bench_ttfb,
     cost_model,
 )
 from bench.common import machine_line
 
-SECTIONS = ("ttfb", "hit", "contention", "runtime", "coldstart", "cost", "app")
+SECTIONS = (
+    "ttfb",
+    "hit",
+    "contention",
+    "runtime",
+    "coldstart",
+    "cost",
+    "app",
+    "revalidation",
+    "build",
+)
 Results = dict[str, float]
 
 
@@ -122,6 +134,19 @@ def summary(r: Results) -> list[str]:
         f"| {_f(r, 'app_hit_cpu_ratio', '{:.3f}')} |",
         f"| TTFB / render time on a miss, FaceApp page with head + load (1 s body) | < 0.05 "
         f"| {_f(r, 'app_ttfb_ratio', '{:.4f}')} ({_f(r, 'app_ttfb_ms', '{:.1f}')} ms) |",
+        f"| lease winner on a stale page (1 s render), after the response: p50 / p99 as x a"
+        f" hit's p50 / p99 | p99 <= 2x "
+        f"| {_f(r, 'after_p50_x_hit')}x / {_f(r, 'after_p99_x_hit')}x |",
+        f"| same, blocking | ~ render time | {_f(r, 'blocking_p50_x_hit', '{:.0f}')}x / "
+        f"{_f(r, 'blocking_p99_x_hit', '{:.0f}')}x |",
+        f"| async: 100 pages, each delivered 3x concurrently -> renders | 100 "
+        f"| {_f(r, 'async_renders', '{:.0f}')} |",
+        f"| build of 1,000 pages (50 ms renders, concurrency 8), wall / ideal | <= 1.3 "
+        f"| {_f(r, 'build_ratio', '{:.3f}')} |",
+        f"| objects written by an unchanged rebuild | 0 | {_f(r, 'rebuild_objects', '{:.0f}')} |",
+        f"| invalidate_tags, store calls per purged entry (1,000 entries, DynamoDB Local) "
+        f"| <= 1.1 | {_f(r, 'purge_calls_per_entry', '{:.3f}')} "
+        f"({_f(r, 'purge_ms_per_entry')} ms each) |",
     ]
 
 
@@ -154,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         "coldstart": bench_coldstart.run,
         "cost": cost,
         "app": bench_app.run,
+        "build": bench_build.run,
+        "revalidation": bench_revalidation.run,
     }
     began = time.perf_counter()
     for name in wanted:

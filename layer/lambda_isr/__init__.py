@@ -24,8 +24,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from lambda_isr.http.request import FaceRequest as FaceRequest
     from lambda_isr.http.response import FaceResult as FaceResult
     from lambda_isr.isr.config import ContentionPolicy as ContentionPolicy
+    from lambda_isr.isr.config import Regeneration as Regeneration
     from lambda_isr.isr.config import TrailingSlash as TrailingSlash
+    from lambda_isr.purge import PurgeResult as PurgeResult
     from lambda_isr.purge import invalidate as invalidate
+    from lambda_isr.purge import invalidate_tags as invalidate_tags
+    from lambda_isr.revalidate import revalidate_async as revalidate_async
     from lambda_isr.runtime.stream import Head as Head
     from lambda_isr.runtime.stream import ResponseHead as ResponseHead
     from lambda_isr.runtime.stream import StreamingResponse as StreamingResponse
@@ -49,6 +53,8 @@ _EXPORTS: dict[str, str] = {
     "FaceResult": "lambda_isr.http.response",
     "ContentionPolicy": "lambda_isr.isr.config",
     "TrailingSlash": "lambda_isr.isr.config",
+    "Regeneration": "lambda_isr.isr.config",
+    "revalidate_async": "lambda_isr.revalidate",
     "streaming": "lambda_isr.runtime.stream",
     "StreamingResponse": "lambda_isr.runtime.stream",
     "Head": "lambda_isr.runtime.stream",
@@ -57,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "BufferedWriter": "lambda_isr.runtime.writer",
     "LambdaIsrError": "lambda_isr.errors",
     "invalidate": "lambda_isr.purge",
+    "invalidate_tags": "lambda_isr.purge",
+    "PurgeResult": "lambda_isr.purge",
 }
 
 __all__ = [
@@ -73,13 +81,17 @@ __all__ = [
     "Meta",
     "Page",
     "PageHead",
+    "Regeneration",
+    "PurgeResult",
     "ResponseHead",
     "ResponseWriter",
     "Script",
     "StreamingResponse",
     "TrailingSlash",
     "invalidate",
+    "invalidate_tags",
     "isr_face",
+    "revalidate_async",
     "streaming",
     "__version__",
 ]

@@ -30,6 +30,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "lambda_isr.assets_cli",  # lambda-isr publish-assets
     "lambda_isr.init_site",  # lambda-isr init
     "lambda_isr.layer_build",  # lambda-isr layer
+    "lambda_isr.build",  # lambda-isr build
 )
 USAGE = 2
 HANDLER_HELP = "the handler, module.function (function handler in app.py: app.handler)"

@@ -34,11 +34,13 @@ from lambda_isr.isr.config import (
     IsrConfig,
     KeyConfig,
     KeyFunction,
+    Regeneration,
     TenantRule,
     TrailingSlash,
 )
 from lambda_isr.isr.driver import IsrDriver
 from lambda_isr.isr.reply import Reply
+from lambda_isr.store.index import check_tags
 
 FaceFn = Callable[[FaceRequest], Any]
 
@@ -69,11 +71,13 @@ class PageOptions(TypedDict, total=False):
     poll_interval: float
     deadline_margin: float
     contention: ContentionPolicy
+    regeneration: Regeneration
     cacheable_statuses: Iterable[int]
     max_body_bytes: int
     stale_if_error: int
     cdn_cache_control: bool
     pass_seconds: float | None
+    tags: Iterable[str]
 
 
 class IsrFaceOptions(HandlerOptions, PageOptions, total=False):
@@ -121,12 +125,15 @@ def isr_config(
     poll_interval: float = 0.05,
     deadline_margin: float = 1.0,
     contention: ContentionPolicy = ContentionPolicy.SERVE_STALE,
+    regeneration: Regeneration = Regeneration.BLOCKING,
     cacheable_statuses: Iterable[int] = DEFAULT_CACHEABLE_STATUSES,
     max_body_bytes: int = 5 * 1024 * 1024,
     stale_if_error: int = 86_400,
     cdn_cache_control: bool = True,
     pass_seconds: float | None = None,
     route: str | None = None,
+    tags: Iterable[str] = (),
+    static: bool = False,
 ) -> IsrConfig:
     """The validated :class:`IsrConfig` of one page's options (shared by ``@isr_face`` and
     ``FaceApp.face``)."""
@@ -142,12 +149,15 @@ def isr_config(
         poll_interval=poll_interval,
         deadline_margin=deadline_margin,
         contention=contention,
+        regeneration=regeneration,
         cacheable_statuses=frozenset(cacheable_statuses),
         max_body_bytes=max_body_bytes,
         stale_if_error=stale_if_error,
         cdn_cache_control=cdn_cache_control,
         pass_seconds=pass_seconds,
         route=route,
+        tags=check_tags(tags, where=f"face {route or '(isr_face)'}"),
+        static=static,
         keys=KeyConfig(
             vary_query=tuple(vary_query),
             vary_headers=tuple(vary_headers),

@@ -61,6 +61,12 @@ LAMBDA_DIR = "/tmp/lambda-isr"  # noqa: S108 - the only writable place inside La
 DEFAULT_TIMEOUT = 2.0
 _NAMESPACE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
+# --- async revalidation (revalidate_async, the consumer) -----------------------------------
+ENV_REVALIDATION_QUEUE = "LAMBDA_ISR_REVALIDATION_QUEUE_URL"
+"""The SQS queue ``revalidate_async`` sends one message per page to (template.yaml sets it)."""
+ENV_APP = "LAMBDA_ISR_APP"
+"""``module.attr``: the app (or ``@isr_face`` handler) the revalidation consumer imports."""
+
 # --- development ---------------------------------------------------------------------------
 ENV_ERROR_BANNER = "LAMBDA_ISR_ERROR_BANNER"
 """``1``: a render that fails after bytes were sent ends with a visible error banner after the

@@ -46,7 +46,11 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 
 def demo_function(template: dict[str, Any]) -> dict[str, Any]:
     functions = resources_of(template, "AWS::Serverless::Function")
-    assert set(functions) == {"DemoFunction", "RevalidateFunction"}
+    assert set(functions) == {
+        "DemoFunction",
+        "RevalidateFunction",
+        "RevalidationConsumerFunction",  # tests/deploy/test_template_queue.py
+    }
     return functions["DemoFunction"]
 
 
@@ -74,7 +78,8 @@ def test_layer_is_built_by_the_makefile_and_exported(template: dict[str, Any]) -
     assert f"build-{name}:" in makefile
     assert template["Outputs"]["LayerArn"]["Export"]
     assert {"LayerArn", "FunctionUrl", "TableName", "BucketName"} <= set(template["Outputs"])
-    for function in ("DemoFunction", "RevalidateFunction"):  # handler/Makefile builds both
+    # handler/Makefile builds each
+    for function in ("DemoFunction", "RevalidateFunction", "RevalidationConsumerFunction"):
         assert template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
         assert f"build-{function}:" in (ROOT / "handler" / "Makefile").read_text()
 

@@ -154,6 +154,7 @@ def test_the_purging_function_gets_the_distribution_without_a_cycle(
     assert actions == {
         "dynamodb:UpdateItem": {"Fn::GetAtt": ["CacheTable", "Arn"]},
         "cloudfront:CreateInvalidation": DISTRIBUTION_ARN,
+        "sqs:SendMessage": {"Fn::GetAtt": ["RevalidationQueue", "Arn"]},  # revalidate_async
     }
     demo_env = enabled["Resources"]["DemoFunction"]["Properties"]["Environment"]["Variables"]
     assert "Distribution" not in repr(demo_env)  # URL -> distribution -> function: a cycle
@@ -179,7 +180,10 @@ def test_disabled_keeps_the_public_function_url(disabled: dict[str, Any]) -> Non
     assert found["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
     revalidate = disabled["Resources"]["RevalidateFunction"]["Properties"]
     assert "LAMBDA_ISR_CLOUDFRONT_DISTRIBUTION_ID" not in revalidate["Environment"]["Variables"]
-    assert set(role_actions(disabled, "RevalidateFunction")) == {"dynamodb:UpdateItem"}
+    assert set(role_actions(disabled, "RevalidateFunction")) == {
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+    }
     assert not {"DistributionDomainName", "AssetsBucketName"} & set(disabled["Outputs"])
     assert "Distribution" not in repr(disabled)
     dependency_order(disabled)  # no cycle

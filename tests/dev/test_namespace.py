@@ -286,7 +286,8 @@ def test_a_purge_from_another_process_names_the_app(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert states == ["miss", "hit"]
-    assert purged.stdout.splitlines()[-1] == "{'/': True} {'/': False}", purged.stderr
+    # PurgeResult: entries purged per path (issue 14)
+    assert purged.stdout.splitlines()[-1] == "{'/': 1} {'/': 0}", purged.stderr
 
 
 def worker_environ_for(tmp_path: Path) -> dict[str, str]:

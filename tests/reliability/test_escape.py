@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambda_isr.errors import InvalidEventError, InvalidKeyError
+from lambda_isr.http.request import parse_event
 from lambda_isr.isr.config import TrailingSlash
 from lambda_isr.isr.keys import normalise_path
 from lambda_isr.store.contract import CacheRecord, HtmlStore, Lease
@@ -199,3 +200,17 @@ def test_s3_pointer_outside_the_prefix_is_a_miss(moto_s3_bucket: S3Bucket, point
     rig = make_rig(html_backend=store)
     _plant(rig, pointer)
     _assert_miss_without_secret(rig)
+
+
+@pytest.mark.parametrize("raw", ["\n", "/a\n", "/posts/x\n"])
+def test_a_trailing_newline_never_takes_the_canonical_fast_path(raw: str) -> None:
+    # ``$`` matches before a final newline: every pattern here is matched in full.
+    path = normalise_path(raw)
+    assert "\n" not in path
+    assert path.startswith("/")
+
+
+def test_a_method_with_a_trailing_newline_is_a_bad_request() -> None:
+    event = {"rawPath": "/", "requestContext": {"http": {"method": "GET\n"}}}
+    with pytest.raises(InvalidEventError):
+        parse_event(event)

@@ -59,6 +59,8 @@ def meta_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Met
             store._records = shared._records
             store._leases = shared._leases
             store._passes = shared._passes
+            store._variants = shared._variants
+            store._tagged = shared._tagged
             store._lock = shared._lock
             return store
 

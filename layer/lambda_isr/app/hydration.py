@@ -48,7 +48,7 @@ class Hydration:
 
         if self.bootstrap is not None:
             check_url(self.bootstrap, "hydration bootstrap")
-        if not isinstance(self.element_id, str) or not _ID_RE.match(self.element_id):
+        if not isinstance(self.element_id, str) or not _ID_RE.fullmatch(self.element_id):
             raise ValueError(f"hydration element_id {self.element_id!r} is not a plain id")
 
 

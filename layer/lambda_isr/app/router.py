@@ -86,7 +86,7 @@ def parse_pattern(pattern: object) -> RoutePattern:
         where = f"route {pattern!r}"
         if part == "":
             raise ConfigError(f"{where}: empty segment (no '//' and no trailing '/')")
-        param = _PARAM_RE.match(part)
+        param = _PARAM_RE.fullmatch(part)
         if param is None:
             if "{" in part or "}" in part:
                 raise ConfigError(f"{where}: segment {part!r} mixes text and a '{{param}}'")
@@ -96,7 +96,7 @@ def parse_pattern(pattern: object) -> RoutePattern:
             segments.append(Segment(SegmentKind.STATIC, text))
             continue
         name, star = param.groups()
-        if not _NAME_RE.match(name):
+        if not _NAME_RE.fullmatch(name):
             raise ConfigError(f"{where}: {part!r} needs a parameter name like {{slug}}")
         if name in seen:
             raise ConfigError(f"{where}: parameter {name!r} appears twice")

@@ -224,7 +224,7 @@ def parse_event(event: object, context: object = None) -> FaceRequest:
     rc = _mapping(event.get("requestContext"), "requestContext")
     http = _mapping(rc.get("http"), "requestContext.http")
     method = http.get("method", event.get("httpMethod"))
-    if not isinstance(method, str) or not _METHOD_RE.match(method):
+    if not isinstance(method, str) or not _METHOD_RE.fullmatch(method):
         raise InvalidEventError("event has no usable HTTP method")
     path = event.get("rawPath")
     if path is None:

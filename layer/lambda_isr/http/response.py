@@ -24,6 +24,10 @@ class FaceResult:
     headers: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     cookies: Sequence[str] = ()
     body: Body = None
+    tags: Sequence[str] = ()
+    """Cache tags of this render (beside the route's ``tags=``), for
+    :func:`lambda_isr.invalidate_tags`: visible ASCII, no commas, at most 256 characters each,
+    at most 50 per page (CloudFront's cache-tag limits)."""
 
 
 def default_footer(request_id: str) -> str:

@@ -26,6 +26,17 @@ class ContentionPolicy(Enum):
     """Wait (bounded) for the new generation, then fall back to the stale copy."""
 
 
+class Regeneration(Enum):
+    """When the request that wins the lease on a stale page regenerates it."""
+
+    BLOCKING = "blocking"
+    """It renders the new page and streams it (it waits for the render)."""
+    AFTER_RESPONSE = "after-response"
+    """It is answered with the stale copy at once; the same invocation then renders and commits
+    the new page with no client (only when time after the response exists and the invocation
+    has more time left than the lease; otherwise blocking)."""
+
+
 class TrailingSlash(Enum):
     STRIP = "strip"
     """``/a/`` and ``/a`` are one page."""
@@ -104,6 +115,7 @@ class IsrConfig:
     wait_timeout: float = 10.0
     poll_interval: float = 0.05
     contention: ContentionPolicy = ContentionPolicy.SERVE_STALE
+    regeneration: Regeneration = Regeneration.BLOCKING
     cacheable_statuses: frozenset[int] = DEFAULT_CACHEABLE_STATUSES
     max_body_bytes: int = 5 * 1024 * 1024
     stale_if_error: int = 86_400
@@ -112,6 +124,11 @@ class IsrConfig:
     keys: KeyConfig = field(default_factory=KeyConfig)
     route: str | None = None
     """The route pattern of a ``FaceApp`` page, stored with each generation (additive)."""
+    tags: frozenset[str] = frozenset()
+    """Cache tags of every generation of this page (``tags=`` on the route), for
+    :func:`lambda_isr.invalidate_tags`; a render adds its own (``FaceResult(tags=...)``)."""
+    static: bool = False
+    """A prerendered (SSG) page: stored without ``ttl``, never stale on a schedule."""
     pass_seconds: float | None = None
     """Hit-for-pass: once a render shows the page cannot be stored, requests render uncached,
     in parallel, for this long (default ``min(revalidate, 30)``; 0 turns it off)."""
@@ -146,6 +163,8 @@ class IsrConfig:
         _positive(self.deadline_margin, "deadline_margin", allow_zero=True)
         if not isinstance(self.contention, ContentionPolicy):
             raise ConfigError("contention must be ContentionPolicy.SERVE_STALE or .WAIT")
+        if not isinstance(self.regeneration, Regeneration):
+            raise ConfigError("regeneration must be Regeneration.BLOCKING or .AFTER_RESPONSE")
         statuses = self.cacheable_statuses
         if not isinstance(statuses, frozenset | set | tuple | list) or not all(
             isinstance(s, int) and not isinstance(s, bool) and 200 <= s <= 499 for s in statuses

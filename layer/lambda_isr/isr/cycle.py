@@ -41,7 +41,9 @@ from lambda_isr.isr.policy import cache_status
 from lambda_isr.isr.render import start_render
 from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.serve import serve_record
+from lambda_isr.isr.sink import DetachedSink
 from lambda_isr.isr.states import CacheState
+from lambda_isr.isr.trace import RequestTrace
 from lambda_isr.store.contract import LeaseHeld, Store
 
 if TYPE_CHECKING:
@@ -68,8 +70,14 @@ class RequestCycle:
 
     def run(self, remaining: float | None) -> None:
         clock = self.d.clock
+        sink = self.reply.sink
         begin = Begin(
-            self.request.method, None, now=clock.now(), mono=clock.monotonic(), remaining=remaining
+            self.request.method,
+            None,
+            now=clock.now(),
+            mono=clock.monotonic(),
+            remaining=remaining,
+            after_response=sink.attached and not sink.eager,
         )
         if self.request.method in ("GET", "HEAD"):
             begin = self._keyed(begin)
@@ -80,6 +88,13 @@ class RequestCycle:
                 self.trace.count(note.value)
                 if note is Note.TENANT_REJECTED:
                     self.trace.log.warning("tenant header without a tenant rule: failing closed")
+                if note is Note.AFTER_RESPONSE_UNAVAILABLE and not self.d.fallback_logged:
+                    self.d.fallback_logged = True
+                    self.trace.log.info(
+                        "regeneration=AFTER_RESPONSE needs time after the response (the layer's"
+                        " streaming runtime); this runtime buffers the answer: regenerating"
+                        " blocking"
+                    )
             self.machine.notes.clear()
             if self.machine.detail is not None:
                 self.trace.detail = self.machine.detail
@@ -166,18 +181,35 @@ class RequestCycle:
             view = cache_view(self.request, self.d.config.keys)
         else:
             view = replace(self.request, tenant=self.tenant)
-        face, eager = self.face, self.reply.sink.eager
+        face, eager, reply = self.face, self.reply.sink.eager, self.reply
+        if action.detached:  # the answer has ended: render with no client
+            eager = False
+            reply = Reply(
+                DetachedSink(),
+                request_id=self.reply.request_id,
+                head_only=False,
+                trace=RequestTrace(self.d.clock, self.trace.log),
+                footer=self.reply.footer,
+            )
         publisher = None
         if action.lease is not None and self.store is not None:
             d = self.d
             publisher = Publisher(
                 self.store, self.key, action.lease, d.clock, d.bodies, d.keeper_poll, d.passes
             )
-        return run_render(
+        result = run_render(
             lambda: start_render(face, view, eager=eager),
-            self.reply,
+            reply,
             state=action.state,
             status_entry=action.status_entry,
             config=self.d.config,
             publisher=publisher,
         )
+        if action.detached:
+            self.trace.counters.update(reply.trace.counters)
+            self.trace.stored = reply.trace.stored
+            with_timings = reply.trace.timings_ms
+            for name in ("render_ms", "commit_ms"):
+                if name in with_timings:
+                    self.trace.timings_ms[f"after_response_{name}"] = with_timings[name]
+        return result

@@ -58,6 +58,8 @@ class IsrDriver:
         self.keeper_poll = keeper_poll
         self.jitter = jitter
         self.passes = PassMemo()
+        self.fallback_logged = False
+        """``regeneration=AFTER_RESPONSE`` fell back to blocking: said once in the log."""
 
     def serve(
         self, request: FaceRequest, reply: Reply, face: Face, remaining: float | None = None

@@ -52,6 +52,9 @@ class Begin:
     """Seconds left in the Lambda invocation, when known."""
     pass_until: float | None = None
     """A hit-for-pass marker this process saw for the key (epoch seconds), when live."""
+    after_response: bool = False
+    """Time after the response exists (the layer's streaming runtime): a render may run once
+    the answer has ended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,8 @@ class Render:
     state: CacheState
     status_entry: str
     lease: Lease | None = None
+    detached: bool = False
+    """The answer has ended: render with no client (captured and published only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +176,12 @@ class Note(Enum):
     WAIT_TIMEOUT = "WaitTimeout"
     HIT_FOR_PASS = "HitForPass"  # noqa: S105 - a metric name
     HOLDER_SILENT = "LeaseHolderSilent"
+    AFTER_RESPONSE = "RegenerateAfterResponse"
+    AFTER_RESPONSE_FAILED = "AfterResponseRenderFailed"
+    AFTER_RESPONSE_UNAVAILABLE = "AfterResponseUnavailable"
+    """No time after the response exists (a buffered runtime): regenerated blocking."""
+    AFTER_RESPONSE_NO_TIME = "AfterResponseNoTime"
+    """The invocation has no more time left than the lease: regenerated blocking."""
 
 
 class IsrProtocolError(LambdaIsrError):
@@ -197,5 +208,8 @@ class Phase(Enum):
     WAIT_SERVE = "wait-serve"
     WAIT_ACQUIRE = "wait-acquire"
     SERVE_TIMEOUT = "serve-timeout"
+    SERVE_AFTER = "serve-then-regenerate"
+    RECHECK_AFTER = "recheck-after-response"
+    RENDER_AFTER = "render-after-response"
     DONE = "done"
     ERROR = "error"

@@ -52,7 +52,7 @@ def normalise_path(raw: str, trailing: TrailingSlash = TrailingSlash.STRIP) -> s
     An encoded slash (``%2F``) stays inside its segment. Invalid UTF-8 escapes raise
     :class:`InvalidEventError` (a 400).
     """
-    if _CANONICAL_PATH_RE.match(raw):
+    if _CANONICAL_PATH_RE.fullmatch(raw):
         return raw or "/"
     segments: list[str] = []
     parts = raw.split("/")
@@ -80,7 +80,7 @@ def normalise_host(host: str) -> str:
     for default_port in (":443", ":80"):
         if host.endswith(default_port):
             host = host[: -len(default_port)].rstrip(".")
-    return host if _HOST_RE.match(host.replace(":", "")) else _digest(host)
+    return host if _HOST_RE.fullmatch(host.replace(":", "")) else _digest(host)
 
 
 def _digest(value: str) -> str:

@@ -16,6 +16,8 @@ The rules, as a table (phase, event) -> handler, read top to bottom as a request
     ACQUIRE  LeaseResult won -> ReadRecord (re-check) | hit-for-pass -> Render(no lease)
                          | held + copy + SERVE_STALE -> ServeRecord STALE | held -> wait
     RECHECK  RecordRead  fresh -> ServeRecord HIT, ReleaseLease | else Render(lease) MISS
+    RECHECK  RecordRead  stale + AFTER_RESPONSE -> ServeRecord STALE, then Render(detached)
+                         (the rules: :mod:`lambda_isr.isr.after`)
     RENDER   Rendered    early failure -> ServeRecord STALE_ERROR or AnswerPage 500 | Finish
     WAIT_*   Sleep -> Woke -> ReadRecord -> newer generation -> ServeRecord WAIT_HIT
                          | lease expired or every LEASE_RETRY_SECONDS -> AcquireLease
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lambda_isr.isr import wait
+from lambda_isr.isr import after, wait
 from lambda_isr.isr.config import ContentionPolicy, IsrConfig
 from lambda_isr.isr.events import (
     AcquireLease,
@@ -85,6 +87,8 @@ class IsrMachine:
         self.held_until: float | None = None
         self.remaining: float | None = None
         self.pass_until: float | None = None
+        self.after_response = False
+        self.begun = 0.0
 
     def send(self, event: Event) -> Action:
         handler = _TABLE.get((self.phase, type(event)))
@@ -172,6 +176,7 @@ class IsrMachine:
     def _begin(self, e: Begin) -> Action:
         self.head, self.remaining = e.method == "HEAD", e.remaining
         self.now, self.mono, self.pass_until = e.now, e.mono, e.pass_until
+        self.begun, self.after_response = e.mono, e.after_response
         if e.problem is KeyProblem.TENANT_REQUIRED:
             self.notes.append(Note.TENANT_REJECTED)
             entry = cache_status(fwd="bypass", detail="tenant-required")
@@ -213,7 +218,8 @@ class IsrMachine:
         self.now, self.mono = e.now, e.mono
         if isinstance(e.result, Lease):
             self.lease = e.result
-            return self._to(Phase.RECHECK, ReadRecord())
+            later = after.stale_now(self)  # serve the stale copy now; re-check after the answer
+            return later if later is not None else self._to(Phase.RECHECK, ReadRecord())
         if self._passing(e.result):
             return self._pass()
         self.notes.append(Note.LEASE_CONTENTION)
@@ -292,6 +298,10 @@ _TABLE: dict[tuple[Phase, type[Event]], _Handler] = {
     (Phase.WAIT_ACQUIRE, LeaseResult): wait.wait_acquired,
     (Phase.WAIT_ACQUIRE, StoreFailed): wait.wait_failed,
     (Phase.SERVE_TIMEOUT, Served): IsrMachine._served,
+    (Phase.SERVE_AFTER, Served): after.served,
+    (Phase.RECHECK_AFTER, RecordRead): after.rechecked,
+    (Phase.RECHECK_AFTER, StoreFailed): after.rechecked,
+    (Phase.RENDER_AFTER, Rendered): after.rendered,
 }
 
 _ON_UNREADABLE: dict[Phase, Callable[[IsrMachine], Action]] = {

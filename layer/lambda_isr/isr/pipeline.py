@@ -225,6 +225,8 @@ def _publish(
                 content_hash=obj.content_hash or None,
                 size=len(body),
                 route=config.route,
+                tags=config.tags | stream.tags,
+                static=config.static,
             )
             p.store.meta.commit_generation(keeper.stop(), record)
     except CommitFencedError:

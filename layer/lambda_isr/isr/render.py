@@ -48,6 +48,8 @@ class RenderStream:
         self._closer = closer
         self.prefetched: list[bytes] = []
         self.exhausted = False
+        self.tags: frozenset[str] = frozenset()
+        """Cache tags the face gave this render (``FaceResult(tags=...)``)."""
 
     def _pull(self) -> bytes | None:
         while True:
@@ -120,7 +122,9 @@ def start_render(face: Callable[[T], Any], arg: T, *, eager: bool) -> RenderStre
         status, body = 200, result
         headers: dict[str, str] = {}
         cookies: list[str] = []
+        tags: frozenset[str] = frozenset()
         if isinstance(result, FaceResult):
+            tags = _tags(result.tags, face)
             status, headers, cookies = normalise_head(
                 result.status, result.headers, list(result.cookies)
             )
@@ -143,6 +147,7 @@ def start_render(face: Callable[[T], Any], arg: T, *, eager: bool) -> RenderStre
             driver=driver,
             closer=closer,
         )
+        stream.tags = tags
         stream.prefetch(everything=eager)
         return stream
     except BaseException:
@@ -151,6 +156,20 @@ def start_render(face: Callable[[T], Any], arg: T, *, eager: bool) -> RenderStre
         else:
             driver.close()
         raise
+
+
+def _tags(tags: object, face: object) -> frozenset[str]:
+    from lambda_isr.store.index import check_tags  # noqa: PLC0415 - tagged renders only
+
+    if not tags:
+        return frozenset()
+    try:
+        return check_tags(
+            tags if isinstance(tags, list | tuple | set | frozenset) else [tags],
+            where=f"face {face_name(face)}",
+        )
+    except ValueError as exc:
+        raise TypeError(str(exc)) from exc
 
 
 def _iterable(value: object) -> bool:

@@ -4,7 +4,8 @@ Canonical (what TableTheory/FaceTheory readers know): ``s3_key`` S, ``generated_
 epoch seconds), ``revalidate_seconds`` N, ``etag`` S (optional), ``ttl`` N. Additive attributes
 never change what a canonical reader concludes: ``generated_at_ms`` (sub-second precision,
 used only when it agrees with ``generated_at``), ``cache_key``, ``status``, ``content_type``,
-``headers``, ``tags``, ``content_hash``, ``size``, ``route``; a soft purge writes
+``headers``, ``tags``, ``content_hash``, ``size``, ``route``, ``static`` (BOOL: a prerendered
+page, whose item has no ``ttl``); a soft purge writes
 ``revalidate_seconds = 0`` and keeps the policy in ``revalidate_policy`` with the time in
 ``invalidated_at``. The ``LOCK`` item may carry ``pass_until`` (N, epoch seconds): a
 hit-for-pass marker, which lambda-isr's acquire condition honours and a canonical acquirer
@@ -26,6 +27,7 @@ from lambda_isr.store.rules import (
     DDB_GENERATION_FENCE_OPEN,
     DDB_LEASE_IS_OWNED,
     DDB_PURGE_FENCE_OPEN,
+    DDB_PURGE_MOVES_FORWARD,
     future_limit,
     lease_now,
 )
@@ -78,13 +80,16 @@ def encode_meta(
         S3_KEY: {"S": record.html_key},
         GENERATED_AT: {"N": str(seconds)},
         REVALIDATE: {"N": str(record.revalidate_seconds)},
-        TTL: {"N": str(seconds + retention_seconds)},
         GENERATED_AT_MS: {"N": str(ms)},
         "cache_key": {"S": readable(record.cache_key)},
         "status": {"N": str(record.status)},
         "content_type": {"S": record.content_type},
         "headers": {"L": [{"L": [{"S": n}, {"S": v}]} for n, v in record.headers]},
     }
+    if record.static:
+        item["static"] = {"BOOL": True}  # SSG: no ttl, never collected
+    else:
+        item[TTL] = {"N": str(seconds + retention_seconds)}
     if record.etag is not None:
         item[ETAG] = {"S": record.etag}
     if record.tags:
@@ -150,6 +155,23 @@ def commit_items(
     ]
 
 
+def purge_condition(now: float, tag: str | None) -> dict[str, Any]:
+    """The soft purge's condition (:data:`DDB_PURGE_MOVES_FORWARD`; through a tag entry, also
+    that the page still carries the tag) with its names and values."""
+    names = {"#pk": "pk", "#pol": POLICY, "#rs": REVALIDATE, "#inv": INVALIDATED_AT}
+    values: dict[str, Any] = {":now": {"N": exact_time(now)}, ":zero": {"N": "0"}}
+    condition = DDB_PURGE_MOVES_FORWARD
+    if tag is not None:
+        condition = f"({condition}) AND contains(#tags, :tag)"
+        names["#tags"] = "tags"
+        values[":tag"] = {"S": tag}
+    return {
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
 def number_of(item: Mapping[str, Any], name: str) -> float | None:
     """A number attribute of a raw item (``ALL_OLD``), or ``None`` when absent or unusable."""
     raw = item.get(name, {}).get("N")
@@ -203,6 +225,7 @@ def decode_meta(cache_key: str, item: Item) -> CacheRecord:
         size=_optional(item, "size", _integer),
         invalidated_at=invalidated_at,
         route=_optional(item, "route", _string),
+        static=item.get("static", {}).get("BOOL") is True,
     )
 
 

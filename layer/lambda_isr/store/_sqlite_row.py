@@ -22,6 +22,20 @@ CREATE TABLE IF NOT EXISTS meta (
     invalidated_at REAL,
     route TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS variant (
+    path_hash TEXT NOT NULL,
+    pk TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    host TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    PRIMARY KEY (path_hash, pk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tag (
+    tag TEXT NOT NULL,
+    pk TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    PRIMARY KEY (tag, pk)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lease (
     pk TEXT PRIMARY KEY,
     token TEXT NOT NULL,

@@ -59,6 +59,10 @@ FUTURE_TOLERANCE = 5.0
 differ a little). A record generated further in the future is stale: a writer whose clock runs
 ahead never makes its copy fresh for longer than ``revalidate_seconds``."""
 
+STATIC_REVALIDATE = 10 * 365 * 86_400
+"""``revalidate_seconds`` of a prerendered page: ten years, so canonical readers (freshness =
+``generated_at + revalidate_seconds``) never see it stale unless it is purged."""
+
 _FORBIDDEN = ("\r", "\n", "\0")
 
 
@@ -106,6 +110,10 @@ class CacheRecord:
     route: str | None = None
     """The route pattern of the face that rendered it (``/posts/{slug}``), when known: an
     additive attribute (``route`` on the ``META`` item) that readers may ignore."""
+    static: bool = False
+    """A prerendered (SSG) page: its ``META`` item carries no ``ttl`` (never collected) and its
+    ``revalidate_seconds`` is :data:`STATIC_REVALIDATE` (never stale on a schedule; a purge
+    still makes it stale). Stored as the additive ``static`` attribute."""
 
     @property
     def fresh_until(self) -> float:

@@ -30,7 +30,8 @@ from lambda_isr.errors import (
     LeaseNotOwnedError,
     StoreUnavailableError,
 )
-from lambda_isr.store import _aws, _ddb_item
+from lambda_isr.store import _aws, _ddb_index, _ddb_item
+from lambda_isr.store._ddb_purge import DdbPurges
 from lambda_isr.store.contract import (
     AcquireResult,
     CacheRecord,
@@ -42,7 +43,6 @@ from lambda_isr.store.rules import (
     DDB_LEASE_IS_FREE,
     DDB_LEASE_IS_MINE,
     DDB_LEASE_IS_OWNED,
-    DDB_PURGE_MOVES_FORWARD,
     lease_expiry,
     lease_now,
     pass_expiry,
@@ -50,7 +50,7 @@ from lambda_isr.store.rules import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 logger = logging.getLogger("lambda_isr.store")
 
@@ -72,7 +72,7 @@ DEFAULT_RETENTION_SECONDS = 7 * 86_400
 last generation (TTL is garbage collection with lag, never freshness)."""
 
 
-class DynamoDbMetaStore:
+class DynamoDbMetaStore(DdbPurges):
     """Records and leases in one DynamoDB table (``pk`` + ``sk`` string keys)."""
 
     def __init__(
@@ -90,7 +90,7 @@ class DynamoDbMetaStore:
         max_attempts: int = _aws.DEFAULT_MAX_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not _TABLE_RE.match(table_name or ""):
+        if not _TABLE_RE.fullmatch(table_name or ""):
             raise ConfigError(
                 f"invalid DynamoDB table name {table_name!r}: 3-255 of A-Z a-z 0-9 _ . -"
             )
@@ -113,6 +113,7 @@ class DynamoDbMetaStore:
         self._buffer = lease_ttl_buffer
         self._retry_budget = _aws.call_bound(timeout, max_attempts)
         self._sleep = sleep
+        self._indexed = _ddb_index.IndexMemo()
 
     def _key(self, cache_key: str, sk: str) -> dict[str, AttributeValueTypeDef]:
         pk = partition_key(cache_key, tenant=self._tenant, raw=self._raw)
@@ -226,6 +227,8 @@ class DynamoDbMetaStore:
     def commit_generation(self, lease: Lease, record: CacheRecord) -> None:
         meta_key = self._key(record.cache_key, META_SK)
         item = _ddb_item.encode_meta(meta_key["pk"]["S"], record, retention_seconds=self._retention)
+        extras = self._commit_extras(record)
+        index, indexed = self.index_writes(record, meta_key["pk"]["S"])
         codes: list[str] = []
         cancelled: ClientError | None = None
         for attempt in _aws.retrying(_aws.COMMIT_ATTEMPTS, self._sleep, budget=self._retry_budget):
@@ -243,16 +246,21 @@ class DynamoDbMetaStore:
                             lock_key=self._key(lease.cache_key, LOCK_SK),
                             token=lease.token,
                             now=now,
-                        ),
+                        )
+                        + extras
+                        + index,
                     )
+                indexed()
                 return
             except ClientError as exc:
                 reasons = cast("dict[str, Any]", exc.response).get("CancellationReasons") or []
                 codes = [str(r.get("Code", "None")) for r in reasons]
-                meta_code, lock_code = [*codes, "None", "None"][:2]
-                if lock_code == "ConditionalCheckFailed":
+                meta_code = [*codes, "None"][0]
+                ours = codes[1 : 2 + len(extras)]  # the LOCK, then the subclass's items
+                if "ConditionalCheckFailed" in ours:
                     raise LeaseNotOwnedError(
-                        f"lease on {lease.cache_key[:200]!r} is no longer held"
+                        f"lease on {lease.cache_key[:200]!r} (or what it was taken for) is no"
+                        " longer held"
                     ) from exc
                 if meta_code == "ConditionalCheckFailed":
                     raise CommitFencedError(
@@ -263,6 +271,12 @@ class DynamoDbMetaStore:
                     raise StoreUnavailableError(f"commit generation cancelled: {codes}") from exc
                 cancelled = exc
         raise StoreUnavailableError(f"commit generation cancelled: {codes}") from cancelled
+
+    def _commit_extras(self, record: CacheRecord) -> list[TransactWriteItemTypeDef]:
+        """Items a subclass commits in the same transaction, after META and LOCK (the async
+        consumer completes its ``REQ#`` record). A failed condition on one of them means the
+        committer no longer owns what it committed for: ``LeaseNotOwnedError``."""
+        return []
 
     def release_lease(self, lease: Lease) -> None:
         try:
@@ -278,37 +292,6 @@ class DynamoDbMetaStore:
             pass  # not ours any more: nothing to release
         except StoreUnavailableError as exc:  # best effort: the lease expires by itself
             logger.warning("lease release failed (it will expire): %s", exc)
-
-    def invalidate(self, cache_key: str) -> bool:
-        now = self._clock.now()
-        # Canonical readers see revalidate_seconds = 0 (stale); the policy is kept aside.
-        # invalidated_at only moves forward: it is the latest purge, which fences commits of
-        # renders that started before it.
-        try:
-            with _aws.boundary("invalidate", passthrough=frozenset({CONDITION_FAILED})):
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=self._key(cache_key, META_SK),
-                    UpdateExpression=(
-                        "SET #pol = if_not_exists(#pol, #rs), #inv = :now, #rs = :zero"
-                    ),
-                    ConditionExpression=DDB_PURGE_MOVES_FORWARD,
-                    ExpressionAttributeNames={
-                        "#pk": "pk",
-                        "#pol": _ddb_item.POLICY,
-                        "#rs": _ddb_item.REVALIDATE,
-                        "#inv": _ddb_item.INVALIDATED_AT,
-                    },
-                    ExpressionAttributeValues={
-                        ":now": {"N": _ddb_item.exact_time(now)},
-                        ":zero": _n(0),
-                    },
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except ClientError as exc:
-            # Either no record, or it is already purged at this time or later.
-            return bool(cast("dict[str, Any]", exc.response).get("Item"))
-        return True
 
 
 _RETRYABLE_REASONS = frozenset(

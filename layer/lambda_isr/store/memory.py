@@ -18,6 +18,7 @@ from lambda_isr.store.contract import (
     LeaseHeld,
     StoredObject,
 )
+from lambda_isr.store.index import key_parts, matches
 from lambda_isr.store.keys import check_object_key, describe_object
 from lambda_isr.store.rules import (
     Fence,
@@ -48,6 +49,10 @@ class MemoryMetaStore:
         self._leases: dict[str, Lease] = {}
         self._passes: dict[str, float] = {}
         """Hit-for-pass markers (``pass_until``) on the lease slot of a key."""
+        self._variants: dict[str, set[str]] = {}
+        """The variant index: path -> the cache keys committed under it."""
+        self._tagged: dict[str, set[str]] = {}
+        """The tag index: tag -> the cache keys whose last generation carried it."""
 
     def get(self, cache_key: str) -> CacheRecord | None:
         with self._lock:
@@ -94,6 +99,7 @@ class MemoryMetaStore:
             if fence is not Fence.OPEN:
                 raise CommitFencedError(f"commit of {record.cache_key!r} fenced off: {fence.value}")
             self._records[record.cache_key] = replace(record, invalidated_at=None)
+            self._index(current, record)
             del self._leases[lease.cache_key]
             self._passes.pop(lease.cache_key, None)
 
@@ -114,16 +120,47 @@ class MemoryMetaStore:
             self._passes[lease.cache_key] = float(pass_expiry(now, seconds))
             return True
 
+    def _index(self, current: CacheRecord | None, record: CacheRecord) -> None:
+        key = record.cache_key
+        parts = key_parts(key)
+        if current is None and parts is not None:
+            self._variants.setdefault(parts.path, set()).add(key)
+        old = current.tags if current is not None else frozenset()
+        for tag in old - record.tags:
+            self._tagged.get(tag, set()).discard(key)
+        for tag in record.tags - old:
+            self._tagged.setdefault(tag, set()).add(key)
+
     def invalidate(self, cache_key: str) -> bool:
         now = self._clock.now()
         with self._lock:
-            record = self._records.get(cache_key)
-            if record is None:
-                return False
-            self._records[cache_key] = replace(
-                record, invalidated_at=purged_at(record.invalidated_at, now)
-            )
-            return True
+            return self._purge(cache_key, now)
+
+    def _purge(self, cache_key: str, now: float) -> bool:
+        record = self._records.get(cache_key)
+        if record is None:
+            return False
+        self._records[cache_key] = replace(
+            record, invalidated_at=purged_at(record.invalidated_at, now)
+        )
+        return True
+
+    def invalidate_path(
+        self, path: str, *, host: str | None = None, tenant: str | None = None
+    ) -> list[str]:
+        now = self._clock.now()
+        with self._lock:
+            keys = [
+                k
+                for k in self._variants.get(path, ())
+                if (p := key_parts(k)) is not None and matches(p, host=host, tenant=tenant)
+            ]
+            return [k for k in keys if self._purge(k, now)]
+
+    def invalidate_tag(self, tag: str) -> list[str]:
+        now = self._clock.now()
+        with self._lock:
+            return [k for k in list(self._tagged.get(tag, ())) if self._purge(k, now)]
 
 
 class MemoryHtmlStore:

@@ -70,7 +70,7 @@ class S3HtmlStore:
     ) -> None:
         if refresh_after <= 0:
             raise ConfigError("refresh_after must be > 0 seconds (keep it under the expiry/2)")
-        if not _BUCKET_RE.match(bucket or ""):
+        if not _BUCKET_RE.fullmatch(bucket or ""):
             raise ConfigError(f"invalid S3 bucket name {bucket!r}: 3-63 of a-z 0-9 . -")
         try:
             self._prefix = validate_prefix(prefix)

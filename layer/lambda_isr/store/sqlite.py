@@ -25,6 +25,7 @@ from pathlib import Path
 from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import CommitFencedError, ConfigError, LeaseNotOwnedError
 from lambda_isr.errors import StoreUnavailableError as Unavailable
+from lambda_isr.store import _sqlite_index
 from lambda_isr.store._sqlite_row import COLUMNS, PLACEHOLDERS, SCHEMA, decode, encode
 from lambda_isr.store.contract import (
     AcquireResult,
@@ -218,9 +219,9 @@ class SqliteMetaStore:
             if not self._owned(conn, lock_pk, lease.token, now):
                 raise LeaseNotOwnedError(f"lease on {lease.cache_key[:200]!r} is no longer held")
             current = conn.execute(
-                "SELECT generated_at, invalidated_at FROM meta WHERE pk = ?", (meta_pk,)
+                "SELECT generated_at, invalidated_at, tags FROM meta WHERE pk = ?", (meta_pk,)
             ).fetchone()
-            stored_gen, stored_inv = current if current is not None else (None, None)
+            stored_gen, stored_inv, old_tags = current if current is not None else (None,) * 3
             fence = commit_fence(stored_gen, stored_inv, record.generated_at, now)
             if fence is not Fence.OPEN:
                 raise CommitFencedError(
@@ -231,6 +232,13 @@ class SqliteMetaStore:
                 (meta_pk, *encode(record)),
             )
             conn.execute("DELETE FROM lease WHERE pk = ?", (lock_pk,))
+            _sqlite_index.write_index(
+                conn,
+                record.cache_key,
+                existed=current is not None,
+                old_tags=_sqlite_index.stored_tags(old_tags),
+                tags=record.tags,
+            )
 
     def release_lease(self, lease: Lease) -> None:
         try:
@@ -267,6 +275,18 @@ class SqliteMetaStore:
                 "UPDATE meta SET invalidated_at = ? WHERE pk = ?", (purged_at(row[0], now), pk)
             )
             return True
+
+    def invalidate_path(
+        self, path: str, *, host: str | None = None, tenant: str | None = None
+    ) -> list[str]:
+        now = self._clock.now()
+        with self._write() as conn:
+            return _sqlite_index.purge_path(conn, path, host=host, tenant=tenant, now=now)
+
+    def invalidate_tag(self, tag: str) -> list[str]:
+        now = self._clock.now()
+        with self._write() as conn:
+            return _sqlite_index.purge_tag(conn, tag, now=now)
 
     @staticmethod
     def _owned(conn: sqlite3.Connection, pk: str, token: str, now: float) -> bool:
