@@ -1,13 +1,15 @@
-"""``lambda-isr layer --out DIR``: build the Lambda layer from the installed package.
+"""The Lambda layer build, and ``lambda-isr layer --out DIR`` that runs it from the package.
 
-A project that installed lambda-isr with pip has no ``layer/`` folder: this builds the same
-layer as the repository's ``layer/build_layer.py`` (``make layer``), from the package it runs
-from, without Docker:
+This module is the one implementation of the layer build: ``lambda-isr layer`` runs it from the
+package it is installed with, and the repository's ``layer/build_layer.py`` (``make layer``,
+SAM's makefile build, tests and benches) is a thin script over it that adds its measuring code.
+Without Docker, it writes:
 
     DIR/python/lambda_isr        the package without its dev tooling (:data:`DEV_ONLY`)
     DIR/python/<dependencies>    the pinned runtime dependencies (``layer_files/requirements.txt``)
                                  installed for the target Python and architecture
-    DIR/python/**/__pycache__    .pyc compiled by the target Python (unchecked-hash)
+    DIR/python/**/__pycache__    .pyc compiled by the target Python (unchecked-hash: /opt is
+                                 read-only and zip timestamps are unreliable)
     DIR/lambda-isr-wrapper       the AWS_LAMBDA_EXEC_WRAPPER script (mode 755)
 
 Point a template's ``AWS::Serverless::LayerVersion`` at ``DIR`` (``ContentUri``), as the
@@ -34,6 +36,9 @@ WRAPPER = FILES / "lambda-isr-wrapper"
 REQUIREMENTS = FILES / "requirements.txt"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 FORBIDDEN = ("awscrt",)
+# Dev tooling: in the repository and in the wheel, never in the layer, because nothing that runs
+# in Lambda uses it. Paths relative to lambda_isr/; a folder drops the whole subpackage. No module
+# left in the layer may import one of these (tests/deploy/test_layer_contents.py checks it).
 DEV_ONLY = (
     "dev",  # `lambda-isr dev`: the local dev server
     "testing",  # FakeClock and other test tooling
@@ -48,7 +53,6 @@ DEV_ONLY = (
     "site_template",  # the files `lambda-isr init` writes
     "assets_cli.py",  # `lambda-isr publish-assets`
 )
-"""The same list as ``layer/build_layer.py``'s (a test checks it): in the wheel, not the layer."""
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 
 
@@ -72,6 +76,18 @@ def find_python(version: str) -> str | None:
     return None
 
 
+def pip_install(target: Path, requirements: Path, arch: str, version: str) -> None:
+    """Install ``requirements`` into ``target`` for the Lambda platform (wheels only)."""
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-compile", "--target", str(target), "--requirement", str(requirements),
+        "--platform", PLATFORMS[arch], "--implementation", "cp",
+        "--python-version", version, "--only-binary=:all:", "--upgrade",
+    ]  # fmt: skip
+    if subprocess.run(cmd, check=False).returncode != 0:
+        raise LayerBuildError(f"pip could not install {requirements} (see above)")
+
+
 def _skip(directory: str, names: list[str]) -> set[str]:
     """copytree's ``ignore``: caches, and the dev tooling listed in DEV_ONLY."""
     here = Path(directory).relative_to(PACKAGE)
@@ -80,6 +96,30 @@ def _skip(directory: str, names: list[str]) -> set[str]:
         for name in names
         if name == "__pycache__" or name.endswith(".pyc") or (here / name).as_posix() in DEV_ONLY
     }
+
+
+def copy_package(dest: Path) -> None:
+    """Copy :data:`PACKAGE` to ``dest/lambda_isr``, without caches nor :data:`DEV_ONLY`."""
+    shutil.copytree(PACKAGE, dest / "lambda_isr", ignore=_skip)
+
+
+def prune(python_dir: Path) -> None:
+    """Drop the :data:`FORBIDDEN` packages, pip's ``bin`` folder and every ``__pycache__``."""
+    for name in FORBIDDEN:
+        for path in python_dir.glob(f"{name}*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(python_dir / "bin", ignore_errors=True)
+    for cache in python_dir.rglob("__pycache__"):
+        shutil.rmtree(cache)
+
+
+def compile_pyc(python_dir: Path, target_python: str) -> None:
+    """Compile every module under ``python_dir`` with ``target_python`` (unchecked-hash .pyc)."""
+    subprocess.run(
+        [target_python, "-m", "compileall", "-q", "-j", "0",
+         "--invalidation-mode", "unchecked-hash", str(python_dir)],
+        check=True,
+    )  # fmt: skip
 
 
 def build(out: Path, arch: str = "x86_64", version: str = "3.13", *, pyc: bool = True) -> Path:
@@ -94,29 +134,19 @@ def build(out: Path, arch: str = "x86_64", version: str = "3.13", *, pyc: bool =
         shutil.rmtree(out)
     python_dir = out / "python"
     python_dir.mkdir(parents=True)
-    pip = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-compile", "--target", str(python_dir), "--requirement", str(REQUIREMENTS),
-        "--platform", PLATFORMS[arch], "--implementation", "cp",
-        "--python-version", version, "--only-binary=:all:", "--upgrade",
-    ]  # fmt: skip
-    if subprocess.run(pip, check=False).returncode != 0:
-        raise LayerBuildError("pip could not install the layer's dependencies (see above)")
-    shutil.copytree(PACKAGE, python_dir / "lambda_isr", ignore=_skip)
-    for name in FORBIDDEN:
-        for path in python_dir.glob(f"{name}*"):
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    shutil.rmtree(python_dir / "bin", ignore_errors=True)
-    for cache in python_dir.rglob("__pycache__"):
-        shutil.rmtree(cache)
+    pip_install(python_dir, REQUIREMENTS, arch, version)
+    copy_package(python_dir)
+    prune(python_dir)
     shutil.copyfile(WRAPPER, out / "lambda-isr-wrapper")
     (out / "lambda-isr-wrapper").chmod(0o755)
     if target_python is not None:
-        subprocess.run(
-            [target_python, "-m", "compileall", "-q", "-j", "0",
-             "--invalidation-mode", "unchecked-hash", str(python_dir)],
-            check=True,
-        )  # fmt: skip
+        compile_pyc(python_dir, target_python)
+    leaked = [p for p in python_dir.iterdir() if p.name.startswith(FORBIDDEN)]
+    if leaked:
+        raise LayerBuildError(f"forbidden packages in the layer: {leaked}")
+    dev = [path for path in DEV_ONLY if (python_dir / "lambda_isr" / path).exists()]
+    if dev:
+        raise LayerBuildError(f"dev tooling in the layer: {dev}")
     return out
 
 

@@ -111,14 +111,15 @@ def test_init_refuses_a_folder_that_is_not_empty(
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
 
 
-def test_the_layer_builder_leaves_out_the_same_dev_tooling_as_make_layer() -> None:
+def test_make_layer_runs_the_package_layer_builder() -> None:
     sys.path.insert(0, str(ROOT / "layer"))
     try:
         import build_layer  # noqa: PLC0415
     finally:
         sys.path.remove(str(ROOT / "layer"))
-    assert layer_build.DEV_ONLY == build_layer.DEV_ONLY
-    assert layer_build.PACKAGE == build_layer.PACKAGE
+    assert build_layer.DEV_ONLY is layer_build.DEV_ONLY
+    assert build_layer.build is layer_build.build
+    assert build_layer.PACKAGE == layer_build.PACKAGE == ROOT / "layer" / "lambda_isr"
     for name in ("lambda-isr-wrapper", "requirements.txt"):
         assert (layer_build.FILES / name).read_bytes() == (ROOT / "layer" / name).read_bytes()
 
