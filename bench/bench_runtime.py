@@ -8,7 +8,10 @@
    ...) so that machine noise hits all of them alike; median/min/max over the runs. Two figures:
    wall time per invocation (the fake API's own cost is in it, the same for everybody) and the
    CPU time of the runtime process alone per invocation (``/proc/PID/task/*/schedstat``, ns),
-   which is what the runtime itself costs and is far less sensitive to noise.
+   which is what the runtime itself costs and is far less sensitive to noise. Beside them, our
+   loop serving a warm ISR hit (``@isr_face(revalidate=3600)`` on the embedded store, a 2 kB
+   page, Powertools summary line and metrics written to stdout): its invocation rate against
+   the bare awslambdaric's.
 2. Streaming throughput of a 50 MB body through our loop, in MB/s.
 3. Cold start (process spawn to the first ``/next``, wall time) and import cost in a fresh
    interpreter: CPU time (user + system) of ``python -c 'import X'`` against a bare interpreter
@@ -38,6 +41,20 @@ REPO = Path(__file__).resolve().parents[1]
 HANDLERS = """
 def trivial(event, context):
     return {"statusCode": 200, "body": "ok"}
+
+def _isr_hit():
+    import os, tempfile
+    os.environ["LAMBDA_ISR_DIR"] = tempfile.mkdtemp(prefix="bench-isr-")
+    os.environ.pop("FACETHEORY_CACHE_TABLE_NAME", None)
+    from lambda_isr import isr_face
+
+    @isr_face(revalidate=3600, vary_cookies=[])
+    def page(request):
+        return "<!doctype html><html><body>" + "x" * 2000 + "</body></html>"
+
+    return page
+
+isr_hit = _isr_hit()
 
 def big(event, context):
     from lambda_isr.runtime.stream import StreamingResponse
@@ -90,11 +107,12 @@ class Subject:
     name: str
     api: LocalRuntimeApi
     process: subprocess.Popen[bytes]
+    event: dict[str, object] | None = None
     wall_us: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
 
     def run(self, n: int) -> None:
-        pendings = [self.api.enqueue({"n": i}, trace_id="") for i in range(n)]
+        pendings = [self.api.enqueue(self.event or {"n": i}, trace_id="") for i in range(n)]
         cpu_before = cpu_ns(self.process.pid)
         started = time.perf_counter()
         for pending in pendings:
@@ -115,12 +133,14 @@ def subject(
     *,
     layer: Path = REPO / "layer",
     env: dict[str, str] | None = None,
+    handler: str = "app.trivial",
+    event: dict[str, object] | None = None,
 ) -> Iterator[Subject]:
     with LocalRuntimeApi() as api:
         api.keep_requests = False
-        process = start(api, root, argv, "app.trivial", layer=layer, env=env)
+        process = start(api, root, argv, handler, layer=layer, env=env)
         try:
-            yield Subject(name, api, process)
+            yield Subject(name, api, process, event)
         finally:
             stop(process)
 
@@ -133,7 +153,16 @@ def spread(samples: list[float], unit: str, width: int = 7) -> str:
     )
 
 
+def hit_event() -> dict[str, object]:
+    """The Function URL GET of ``events/`` (what the tests and ``sam local`` send)."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.events import make_event  # noqa: PLC0415
+
+    return dict(make_event("/page"))
+
+
 def overhead(root: Path, n: int, runs: int, baseline: Path | None) -> None:
+    HIT = hit_event()  # noqa: N806
     with ExitStack() as stack:
         subjects = [
             stack.enter_context(subject(root, "lambda-isr loop", OURS)),
@@ -141,11 +170,26 @@ def overhead(root: Path, n: int, runs: int, baseline: Path | None) -> None:
             stack.enter_context(
                 subject(root, "awslambdaric (python3.12+ mode)", STOCK, env=STOCK_312)
             ),
+            stack.enter_context(
+                subject(root, "lambda-isr loop, ISR hit", OURS, handler="app.isr_hit", event=HIT)
+            ),
         ]
         if baseline is not None:
             subjects.append(
                 stack.enter_context(
                     subject(root, "lambda-isr loop (--baseline)", OURS, layer=baseline)
+                )
+            )
+            subjects.append(
+                stack.enter_context(
+                    subject(
+                        root,
+                        "ISR hit (--baseline)",
+                        OURS,
+                        layer=baseline,
+                        handler="app.isr_hit",
+                        event=HIT,
+                    )
                 )
             )
         for s in subjects:
@@ -161,14 +205,24 @@ def overhead(root: Path, n: int, runs: int, baseline: Path | None) -> None:
     print("  CPU time of the runtime process per invocation")
     for s in subjects:
         print(f"    {s.name:<34} {spread(s.cpu_us, 'us')}")
-    ours, stock, stock_312 = subjects[:3]
+    ours, stock, stock_312, hit = subjects[:4]
     pairs = [("awslambdaric", stock), ("awslambdaric in python3.12+ mode", stock_312)]
-    pairs += [("--baseline", other) for other in subjects[3:]]
+    pairs += [("--baseline", other) for other in subjects[4:5]]
     for label, other in pairs:
         walls = [a / b for a, b in zip(ours.wall_us, other.wall_us, strict=True)]
         cpus = [a / b for a, b in zip(ours.cpu_us, other.cpu_us, strict=True)]
         print(
             f"  ratio ours/{label}: wall {statistics.median(walls):.2f}"
+            f" (runs {min(walls):.2f}-{max(walls):.2f}), CPU {statistics.median(cpus):.2f}"
+            f" (runs {min(cpus):.2f}-{max(cpus):.2f})"
+        )
+    hit_pairs = [(hit, "awslambdaric", stock)] + [(hit, "--baseline", s) for s in subjects[5:]]
+    for mine, label, other in hit_pairs:
+        # A rate ratio (invocations per second): higher is better, the other way round.
+        walls = [b / a for a, b in zip(mine.wall_us, other.wall_us, strict=True)]
+        cpus = [b / a for a, b in zip(mine.cpu_us, other.cpu_us, strict=True)]
+        print(
+            f"  rate ratio ISR hit/{label}: wall {statistics.median(walls):.2f}"
             f" (runs {min(walls):.2f}-{max(walls):.2f}), CPU {statistics.median(cpus):.2f}"
             f" (runs {min(cpus):.2f}-{max(cpus):.2f})"
         )

@@ -129,11 +129,20 @@ class FaceHandler:
     def __lambda_isr_stream__(self, event: object, context: object, writer: ResponseWriter) -> None:
         self._handle(event, context, StreamingSink(writer))
 
-    def _reply(self, sink: Sink, event: object, context: object, trace: RequestTrace) -> Reply:
+    def _reply(
+        self,
+        sink: Sink,
+        event: object,
+        context: object,
+        trace: RequestTrace,
+        function_url_id: str | None = None,
+    ) -> Reply:
         inbound = None
         if isinstance(event, dict) and isinstance(event.get("headers"), dict):
             inbound = event["headers"].get("x-request-id")
-        rid = response_request_id(inbound, event_request_id(event), context)
+        if function_url_id is None:
+            function_url_id = event_request_id(event)
+        rid = response_request_id(inbound, function_url_id, context)
         return Reply(sink, request_id=rid, head_only=False, trace=trace, footer=self._footer)
 
     def dispatch(self, request: FaceRequest, reply: Reply, remaining: float | None) -> None:
@@ -141,8 +150,9 @@ class FaceHandler:
         raise NotImplementedError
 
     def _handle(self, event: object, context: object, sink: Sink) -> None:
-        trace = self.observability.begin(context, event_request_id(event), self.clock)
-        reply = self._reply(sink, event, context, trace)
+        function_url_id = event_request_id(event)
+        trace = self.observability.begin(context, function_url_id, self.clock)
+        reply = self._reply(sink, event, context, trace, function_url_id)
         try:
             try:
                 request = parse_event(event, context)

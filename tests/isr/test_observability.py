@@ -88,6 +88,30 @@ def test_metrics_flush_after_the_commit(capsys: pytest.CaptureFixture[str]) -> N
     assert _emf(capsys.readouterr().out)
 
 
+def test_repeated_hits_emit_the_same_metrics_as_the_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A (name, unit) pair goes through Powertools' add_metric once; later requests put their
+    values into its metric set directly: the EMF documents must not tell the difference."""
+    env = make_env()
+    for _ in range(4):
+        stream(env, load_event("get"))
+    metrics = _emf(capsys.readouterr().out)
+    hits = [m for m in metrics if "CacheHit" in m]
+    assert len(hits) == 3
+    for m in hits:
+        m["_aws"].pop("Timestamp")
+    assert hits[1] == hits[0] == hits[2]
+    definitions = hits[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    assert {"Name": "CacheHit", "Unit": "Count"} in definitions
+    assert hits[0]["CacheHit"] == [1.0]
+    # A metric of the same name the application added during the request is merged, as
+    # add_metric would (the direct path never replaces an entry).
+    env.face.observability.metrics.add_metric(name="CacheHit", unit="Count", value=1)
+    stream(env, load_event("get"))
+    assert _emf(capsys.readouterr().out)[-1]["CacheHit"] == [1.0, 1.0]
+
+
 class FakeTracer:
     def __init__(self) -> None:
         self.names: list[str] = []

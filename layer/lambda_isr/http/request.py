@@ -33,6 +33,13 @@ class RequestHeaders(Mapping[str, str]):
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
         self._items = {k.lower(): v for k, v in (items or {}).items()}
 
+    @classmethod
+    def _of_lowercase(cls, items: dict[str, str]) -> RequestHeaders:
+        """Headers from a dict this module built, its names already lowercase (not copied)."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
+
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()]
 
@@ -139,6 +146,8 @@ def _str_or_none(value: object, what: str) -> str | None:
 def _mapping(value: object, what: str) -> Mapping[str, Any]:
     if value is None:
         return {}
+    if type(value) is dict and {str}.issuperset(map(type, value)):  # a JSON object: C-level
+        return value
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
         return value
     raise InvalidEventError(f"{what} must be an object with string keys")
@@ -178,6 +187,8 @@ def _parse_cookies(event: Mapping[str, Any], headers: dict[str, str]) -> dict[st
 def _parse_query(event: Mapping[str, Any]) -> tuple[str, dict[str, tuple[str, ...]]]:
     raw = _str_or_none(event.get("rawQueryString"), "rawQueryString")
     pairs: list[tuple[str, str]]
+    if raw == "":
+        return raw, {}
     if raw is not None:
         pairs = parse_qsl(raw, keep_blank_values=True)
     else:
@@ -252,7 +263,7 @@ def parse_event(event: object, context: object = None) -> FaceRequest:
         path=path,
         raw_query=raw_query,
         query=query,
-        headers=RequestHeaders(headers),
+        headers=RequestHeaders._of_lowercase(headers),
         cookies=_parse_cookies(event, headers),
         body=_parse_body(event),
         request_id=request_id if isinstance(request_id, str) else "",

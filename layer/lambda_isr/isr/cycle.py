@@ -71,17 +71,17 @@ class RequestCycle:
     def run(self, remaining: float | None) -> None:
         clock = self.d.clock
         sink = self.reply.sink
-        begin = Begin(
-            self.request.method,
-            None,
-            now=clock.now(),
+        method = self.request.method
+        now = clock.now()
+        keyed = self._keyed(now) if method in ("GET", "HEAD") else {"key": None}
+        event: Event = Begin(
+            method,
+            now=now,
             mono=clock.monotonic(),
             remaining=remaining,
             after_response=sink.attached and not sink.eager,
+            **keyed,
         )
-        if self.request.method in ("GET", "HEAD"):
-            begin = self._keyed(begin)
-        event: Event = begin
         while True:
             action = self.machine.send(event)
             for note in self.machine.notes:
@@ -111,19 +111,19 @@ class RequestCycle:
                 self.reply.page(400, CacheState.BYPASS, entry)
                 return
 
-    def _keyed(self, begin: Begin) -> Begin:
+    def _keyed(self, now: float) -> dict[str, Any]:
+        """The key fields of the request's :class:`Begin` (built once, not copied per field)."""
         try:
             decision = build_key(self.request, self.d.config.keys)
         except TenantRequiredError:
-            return replace(begin, problem=KeyProblem.TENANT_REQUIRED)
+            return {"key": None, "problem": KeyProblem.TENANT_REQUIRED}
         except InvalidEventError:
-            return replace(begin, problem=KeyProblem.BAD_REQUEST)
+            return {"key": None, "problem": KeyProblem.BAD_REQUEST}
         self.tenant = decision.tenant
         if decision.key is None:
-            return replace(begin, bypass_reason=decision.bypass_reason)
+            return {"key": None, "bypass_reason": decision.bypass_reason}
         self.key = self.trace.cache_key = decision.key
-        passing = self.d.passes.until(decision.key, begin.now)
-        return replace(begin, key=decision.key, pass_until=passing)
+        return {"key": decision.key, "pass_until": self.d.passes.until(decision.key, now)}
 
     def _now(self) -> tuple[float, float]:
         return self.d.clock.now(), self.d.clock.monotonic()

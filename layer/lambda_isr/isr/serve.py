@@ -22,7 +22,7 @@ from lambda_isr.isr.bodycache import BodyCache
 from lambda_isr.isr.config import IsrConfig
 from lambda_isr.isr.reply import Reply
 from lambda_isr.isr.states import CacheState
-from lambda_isr.store.contract import CacheRecord, HtmlStore
+from lambda_isr.store.contract import CacheRecord, HtmlStore, HtmlStream
 from lambda_isr.store.keys import content_hasher, etag_for
 
 _NOT_MODIFIED_OK = frozenset({200, 203})
@@ -42,14 +42,16 @@ def _hasher(record: CacheRecord) -> hashlib._Hash | None:
     )
 
 
-def _open(
+def _fetch(
     reply: Reply, record: CacheRecord, html: HtmlStore | None, bodies: BodyCache
-) -> Iterator[bytes] | None:
+) -> bytes | HtmlStream | None:
+    """A record's body from the body cache, else its opened stream (``None`` when there is
+    none: nothing to serve)."""
     cached = bodies.get(record)
     trace = reply.trace
     if cached is not None:
         trace.count("BodyCacheHit")
-        return iter((cached,))
+        return cached
     if html is None:
         return None
     try:
@@ -60,7 +62,16 @@ def _open(
         return None
     if stream is None:
         trace.log.warning("HTML object missing behind pointer %s", record.html_key)
-        return None
+    return stream
+
+
+def _open(
+    reply: Reply, record: CacheRecord, html: HtmlStore | None, bodies: BodyCache
+) -> Iterator[bytes] | None:
+    fetched = _fetch(reply, record, html, bodies)
+    if fetched is None or isinstance(fetched, bytes):
+        return None if fetched is None else iter((fetched,))
+    stream = fetched
     chunks = stream.chunks
 
     def body() -> Iterator[bytes]:
@@ -92,6 +103,33 @@ def _open(
     return body()
 
 
+def _read_whole(record: CacheRecord, stream: HtmlStream, bodies: BodyCache) -> bytes:
+    """Read a stored body whole, join it once, check it once (its length, then one hash over
+    the joined bytes) and keep those very bytes in the body cache. Raises
+    :class:`DamagedBodyError` when it does not match its record."""
+    try:
+        parts = list(stream.chunks)
+    finally:
+        stream.close()
+    body = parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(body) != record.size or (
+        record.content_hash is not None and _digest(record, body) != record.content_hash
+    ):
+        stream.damaged()  # the store may remember it as good: no more
+        raise DamagedBodyError(
+            f"stored body of {record.html_key} ({len(body)} bytes) does not match its record"
+        )
+    bodies.put(record, body)
+    return body
+
+
+def _digest(record: CacheRecord, body: bytes) -> str:
+    check = _hasher(record)
+    assert check is not None
+    check.update(body)
+    return check.hexdigest()
+
+
 def serve_record(
     reply: Reply,
     record: CacheRecord,
@@ -120,12 +158,25 @@ def serve_record(
         reply.start(record.status, headers, state, status_entry)
         reply.end()
         return True
-    body = _open(reply, record, html, bodies)
-    if body is None:
-        return False
     whole = record.size is not None and record.size <= config.max_body_bytes
+    body: Iterator[bytes] | None
+    fetched: bytes | HtmlStream | None = None
+    if whole:
+        fetched = _fetch(reply, record, html, bodies)
+        if fetched is None:
+            return False
+        body = iter(())
+    else:
+        body = _open(reply, record, html, bodies)
+        if body is None:
+            return False
     try:
-        first = b"".join(body) if whole else next(body, b"")
+        if fetched is None:
+            first = next(body, b"")
+        elif isinstance(fetched, bytes):
+            first = fetched
+        else:
+            first = _read_whole(record, fetched, bodies)
     except DamagedBodyError as exc:
         reply.trace.log.warning("%s: treated as a miss", exc)
         reply.trace.count("DamagedBody")

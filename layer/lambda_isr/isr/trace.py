@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, Protocol
 
 from lambda_isr.clock import Clock
@@ -28,8 +29,49 @@ class LogLike(Protocol):
 SpanFactory = Callable[[str], AbstractContextManager[Any]]
 
 
-def _no_span(_name: str) -> AbstractContextManager[Any]:
+def no_span(_name: str) -> AbstractContextManager[Any]:
+    """No trace subsegment (tracing off): :meth:`RequestTrace.timed` then opens none at all."""
     return contextlib.nullcontext()
+
+
+_no_span = no_span
+
+
+class _Timed:
+    """:meth:`RequestTrace.timed`'s context manager (a plain class: no generator per block)."""
+
+    __slots__ = ("_name", "_span", "_start", "_trace")
+
+    def __init__(self, trace: RequestTrace, name: str) -> None:
+        self._trace = trace
+        self._name = name
+        self._span: AbstractContextManager[Any] | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        trace = self._trace
+        if trace._span is not no_span:
+            span = trace._span(self._name)
+            span.__enter__()
+            self._span = span
+        self._start = trace.clock.monotonic()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        trace = self._trace
+        try:
+            if self._span is not None:
+                return self._span.__exit__(kind, error, tb)
+            return None
+        finally:
+            spent = (trace.clock.monotonic() - self._start) * 1000.0
+            key = f"{self._name}_ms"
+            timings = trace.timings_ms
+            timings[key] = round(timings.get(key, 0.0) + spent, 3)
 
 
 class RequestTrace:
@@ -61,16 +103,9 @@ class RequestTrace:
         """Record ``name`` as milliseconds since the request started (first mark wins)."""
         self.timings_ms.setdefault(name, self.elapsed_ms())
 
-    @contextlib.contextmanager
-    def timed(self, name: str) -> Iterator[None]:
+    def timed(self, name: str) -> AbstractContextManager[None]:
         """Time a block (milliseconds, accumulated) inside a trace subsegment ``name``."""
-        start = self.clock.monotonic()
-        try:
-            with self._span(name):
-                yield
-        finally:
-            spent = (self.clock.monotonic() - start) * 1000.0
-            self.timings_ms[f"{name}_ms"] = round(self.timings_ms.get(f"{name}_ms", 0.0) + spent, 3)
+        return _Timed(self, name)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n

@@ -39,6 +39,10 @@ def normalise_head(
     """
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise HeaderValueError(f"status must be an integer 100-599, got {status!r}")
+    if type(headers) is dict and not cookies:
+        fast = _fast_head(headers)
+        if fast is not None:
+            return status, fast, []
     folded: dict[str, str] = {}
     out_cookies: list[str] = []
     for raw_name, raw_value in (headers or {}).items():
@@ -63,6 +67,27 @@ def normalise_head(
             raise HeaderValueError("cookie values must be str without CR, LF or NUL")
         out_cookies.append(cookie)
     return status, folded, out_cookies
+
+
+def _fast_head(headers: dict[Any, Any]) -> dict[str, str] | None:
+    """The common head (str names already lowercase, printable and clean, str values, no
+    ``set-cookie``) validated with C-level scans; ``None`` sends it down the general path,
+    which gives the same answer or the precise error."""
+    if not {str}.issuperset(map(type, headers)) or not {str}.issuperset(
+        map(type, headers.values())
+    ):
+        return None
+    names = "".join(headers)
+    if (
+        names != names.lower()
+        or not names.isprintable()
+        or not _BAD_NAME.isdisjoint(names)
+        or "" in headers
+        or "set-cookie" in headers
+        or _unsafe("".join(headers.values()))
+    ):
+        return None
+    return dict(headers)
 
 
 def to_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
