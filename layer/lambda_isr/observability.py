@@ -15,12 +15,15 @@ and can be injected whole (``settings=ObservabilitySettings(...)``).
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared import constants
+from aws_lambda_powertools.shared.functions import powertools_dev_is_set
 
 from lambda_isr.clock import Clock
 from lambda_isr.isr.states import CacheState
@@ -48,6 +51,30 @@ STATE_METRICS = {
 }
 
 
+# What Powertools' formatter does per line, done once: it serialises with ``json.dumps`` and
+# keyword arguments (a new JSONEncoder per line) and tries ``json.loads`` on every message (an
+# exception per plain-text message). The same encoder settings, built once, and a loads that
+# declines at once what cannot be JSON give byte-identical lines (tested).
+_JSON_START = frozenset(' \t\n\r{["-0123456789tfnNI')
+
+
+def _not_json(message: dict[Any, Any] | str | bool | int | float) -> str:
+    """``json.loads``, declining at once (``ValueError``) a str that cannot start a JSON
+    document (what ``json.loads`` would reject too, more slowly)."""
+    if isinstance(message, str) and message[:1] not in _JSON_START:
+        raise ValueError("not JSON")
+    return json.loads(message)  # type: ignore[arg-type,no-any-return]
+
+
+def powertools_logger(service: str) -> Logger:
+    """A Powertools Logger writing the same lines as ``Logger(service=service)``, cheaper."""
+    indent = constants.PRETTY_INDENT if powertools_dev_is_set() else constants.COMPACT_INDENT
+    encoder = json.JSONEncoder(
+        default=str, separators=(",", ":"), indent=indent, ensure_ascii=False
+    )
+    return Logger(service=service, json_serializer=encoder.encode, json_deserializer=_not_json)
+
+
 def tracing_enabled(option: bool | None) -> bool:
     return observability_settings(tracing=option).tracing
 
@@ -65,7 +92,7 @@ class Observability:
     ) -> None:
         resolved = settings or observability_settings(service=service, tracing=tracing)
         service = resolved.service
-        self.logger = logger or Logger(service=service)
+        self.logger = logger or powertools_logger(service)
         self.metrics = metrics or Metrics(service=service, namespace=resolved.namespace)
         self._tracer = tracer
         self._tracing = tracer is not None or resolved.tracing

@@ -154,3 +154,60 @@ def test_import_and_decoration_load_neither_boto3_nor_the_tracer() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def _emit(logger: Any, method: str, *args: Any, **kwargs: Any) -> None:
+    getattr(logger, method)(*args, **kwargs)  # one call site: the same "location" for both
+
+
+@pytest.mark.filterwarnings("ignore:POWERTOOLS_DEV environment variable")
+@pytest.mark.parametrize("pretty", [False, True])
+def test_the_faster_logger_writes_exactly_the_lines_of_a_default_powertools_logger(
+    pretty: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aws_lambda_powertools import Logger  # noqa: PLC0415
+
+    from lambda_isr.observability import powertools_logger  # noqa: PLC0415
+
+    if pretty:
+        monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    outputs = []
+    # Distinct services: Powertools shares one formatter between Loggers of the same service.
+    for name, make in (("default", Logger), ("fast", powertools_logger)):
+        logger = make(service=f"svc-{pretty}-{name}")
+        capsys.readouterr()
+        logger.append_keys(function_request_id="abc", cold_start=False)
+        logger.set_correlation_id("corr")
+        messages: list[tuple[Any, ...]] = [
+            ("lambda-isr request",),
+            ('{"a": [1, 2.5, null]}',),  # JSON text becomes structured, both ways
+            ("  123",),
+            ("true",),
+            ("-1e3",),
+            ("NaN",),
+            ("[unclosed",),
+            ("n/a",),
+            ("",),
+            ("é ✓ \u2028",),
+            ("%s and %d", "args", 3),
+        ]
+        for args in messages:
+            _emit(logger, "info", *args, extra={"cache_key": "k", "timings_ms": {"t": 0.5}})
+        _emit(logger, "info", {"a dict": "message"})
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            _emit(logger, "exception", "failed")
+        outputs.append(capsys.readouterr().out.replace(f"svc-{pretty}-{name}", "svc"))
+    default, ours = (_without_timestamps(o) for o in outputs)
+    assert ours == default
+    assert len(default) == 13
+
+
+def _without_timestamps(out: str) -> list[str]:
+    import re  # noqa: PLC0415
+
+    return [
+        re.sub(r'"timestamp": ?"[^"]*"', "TS", block)
+        for block in re.split(r"\n(?=\{)", out.strip())
+    ]

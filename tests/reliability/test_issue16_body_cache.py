@@ -153,3 +153,21 @@ def test_replacing_entries_keeps_the_accounting_exact() -> None:
     fresh.put(record, b"c" * 1000)
     fresh.remember(record)
     assert (cache.size, cache.record_size, len(cache)) == (fresh.size, fresh.record_size, 1)
+
+
+def test_remembering_the_same_record_again_keeps_lru_order_and_accounting() -> None:
+    cache = BodyCache(max_records=2)
+    a, b, c = (_not_found(i)[0] for i in range(3))
+    cache.remember(a)
+    cache.remember(b)
+    size = cache.record_size
+    cache.remember(a)  # a hit on the same record object: most recent again, counted once
+    assert cache.record_size == size
+    cache.remember(c)  # evicts the least recent: b, not a
+    assert cache.last(a.cache_key) is a
+    assert cache.last(b.cache_key) is None
+    assert cache.last(c.cache_key) is c
+    fresh = BodyCache(max_records=2)
+    fresh.remember(a)
+    fresh.remember(c)
+    assert cache.record_size == fresh.record_size

@@ -81,7 +81,7 @@ class BodyCache:
         self._lock = threading.Lock()
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
-        self._records: OrderedDict[str, CacheRecord] = OrderedDict()
+        self._records: OrderedDict[str, tuple[CacheRecord, int]] = OrderedDict()
         self._record_size = 0
 
     def fits(self, size: int) -> bool:
@@ -117,23 +117,29 @@ class BodyCache:
     def remember(self, record: CacheRecord) -> None:
         """Note ``record`` as the last one served for its cache key."""
         key = record.cache_key
-        cost = record_cost(key, record)
         records = self._records
         with self._lock:
-            old = records.pop(key, None)
-            if old is not None:
-                self._record_size -= record_cost(key, old)
+            held = records.get(key)
+            if held is not None and held[0] is record:  # the same record again (a hit)
+                records.move_to_end(key)
+                return
+        cost = record_cost(key, record)
+        with self._lock:
+            held = records.pop(key, None)
+            if held is not None:
+                self._record_size -= held[1]
             if cost > self.max_record_bytes or self.max_records <= 0:
                 return
-            records[key] = record
+            records[key] = (record, cost)
             self._record_size += cost
             while self._record_size > self.max_record_bytes or len(records) > self.max_records:
-                gone, evicted = records.popitem(last=False)
-                self._record_size -= record_cost(gone, evicted)
+                _, (_, evicted) = records.popitem(last=False)
+                self._record_size -= evicted
 
     def last(self, cache_key: str) -> CacheRecord | None:
         with self._lock:
-            return self._records.get(cache_key)
+            held = self._records.get(cache_key)
+            return held[0] if held is not None else None
 
     @property
     def size(self) -> int:

@@ -45,6 +45,18 @@ class Reply:
     def started(self) -> bool:
         return self.sink.started
 
+    def _head(
+        self, status: int, headers: dict[str, str], state: CacheState, status_entry: str
+    ) -> dict[str, str]:
+        self.trace.state = state
+        self.trace.status = status
+        return {
+            **headers,
+            "x-isr-cache": state.value,
+            "cache-status": status_entry,
+            "x-request-id": self.request_id,
+        }
+
     def start(
         self,
         status: int,
@@ -53,16 +65,24 @@ class Reply:
         status_entry: str,
         cookies: list[str] | None = None,
     ) -> None:
-        headers = {
-            **headers,
-            "x-isr-cache": state.value,
-            "cache-status": status_entry,
-            "x-request-id": self.request_id,
-        }
-        self.trace.state = state
-        self.trace.status = status
-        self.sink.start(status, headers, cookies or [])
+        self.sink.start(status, self._head(status, headers, state, status_entry), cookies or [])
         self.trace.mark("first_byte")
+
+    def respond(
+        self,
+        status: int,
+        headers: dict[str, str],
+        state: CacheState,
+        status_entry: str,
+        body: bytes,
+    ) -> None:
+        """A whole answer known up front (a stored page, a 304, an error page): head, body
+        and end in one write on the live stream. HEAD answers drop the body."""
+        if self.head_only:
+            body = b""
+        self.trace.mark("first_byte")
+        self.sink.respond(status, self._head(status, headers, state, status_entry), [], body)
+        self.trace.bytes_sent += len(body)
 
     def write(self, chunk: bytes) -> None:
         if not self.head_only:
@@ -77,9 +97,8 @@ class Reply:
     ) -> None:
         """A small error page (never cacheable)."""
         headers = {"content-type": "text/html; charset=utf-8", "cache-control": policy.NO_STORE}
-        self.start(status, {**headers, **(extra or {})}, state, status_entry)
-        self.write(error_page(status, self.request_id))
-        self.sink.end()
+        body = error_page(status, self.request_id)
+        self.respond(status, {**headers, **(extra or {})}, state, status_entry, body)
 
     def late_failure(self, exc: BaseException) -> None:
         """Footer, then the sink's error path; the client keeps what it already has."""

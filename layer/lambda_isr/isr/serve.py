@@ -150,33 +150,55 @@ def serve_record(
         headers["etag"] = etag
     if record.status in _NOT_MODIFIED_OK and if_none_match(inm, etag):
         headers.pop("content-type", None)
-        reply.start(304, headers, state, status_entry)
-        reply.end()
+        reply.respond(304, headers, state, status_entry, b"")
         bodies.remember(record)
         return True
     if reply.head_only:
-        reply.start(record.status, headers, state, status_entry)
-        reply.end()
+        reply.respond(record.status, headers, state, status_entry, b"")
         return True
-    whole = record.size is not None and record.size <= config.max_body_bytes
-    body: Iterator[bytes] | None
-    fetched: bytes | HtmlStream | None = None
-    if whole:
-        fetched = _fetch(reply, record, html, bodies)
-        if fetched is None:
+    if record.size is not None and record.size <= config.max_body_bytes:
+        whole = _whole_body(reply, record, html, bodies)
+        if whole is None:
             return False
-        body = iter(())
-    else:
-        body = _open(reply, record, html, bodies)
-        if body is None:
-            return False
+        # Checked whole: head, body and end leave in one write.
+        reply.respond(record.status, headers, state, status_entry, whole)
+        bodies.remember(record)
+        return True
+    return _stream(reply, record, html, bodies, head=(headers, state, status_entry))
+
+
+def _whole_body(
+    reply: Reply, record: CacheRecord, html: HtmlStore | None, bodies: BodyCache
+) -> bytes | None:
+    """A body of known size, read and checked whole; ``None`` when it cannot be served."""
+    fetched = _fetch(reply, record, html, bodies)
+    if fetched is None or isinstance(fetched, bytes):
+        return fetched
     try:
-        if fetched is None:
-            first = next(body, b"")
-        elif isinstance(fetched, bytes):
-            first = fetched
-        else:
-            first = _read_whole(record, fetched, bodies)
+        return _read_whole(record, fetched, bodies)
+    except DamagedBodyError as exc:
+        reply.trace.log.warning("%s: treated as a miss", exc)
+        reply.trace.count("DamagedBody")
+    except Exception:
+        reply.trace.log.warning("HTML store read failed", exc_info=True)
+    return None
+
+
+def _stream(
+    reply: Reply,
+    record: CacheRecord,
+    html: HtmlStore | None,
+    bodies: BodyCache,
+    *,
+    head: tuple[dict[str, str], CacheState, str],
+) -> bool:
+    """A larger or unsized (foreign) body, streamed under a head no CDN may cache; its check
+    comes at the end (a failed one breaks the answer and is not cached)."""
+    body = _open(reply, record, html, bodies)
+    if body is None:
+        return False
+    try:
+        first = next(body, b"")
     except DamagedBodyError as exc:
         reply.trace.log.warning("%s: treated as a miss", exc)
         reply.trace.count("DamagedBody")
@@ -184,9 +206,9 @@ def serve_record(
     except Exception:
         reply.trace.log.warning("HTML store read failed", exc_info=True)
         return False
-    if not whole:
-        headers["cache-control"] = policy.PRIVATE
-        headers.pop("cdn-cache-control", None)
+    headers, state, status_entry = head
+    headers["cache-control"] = policy.PRIVATE
+    headers.pop("cdn-cache-control", None)
     reply.start(record.status, headers, state, status_entry)
     bodies.remember(record)
     try:

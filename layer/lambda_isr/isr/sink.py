@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lambda_isr.errors import ResponseStateError
-from lambda_isr.runtime.writer import BufferedWriter, HeaderInput, ResponseWriter
+from lambda_isr.runtime.writer import BufferedWriter, HeaderInput, ResponseWriter, respond
 
 __all__ = ["BufferedSink", "DetachedSink", "Sink", "StreamingSink"]
 
@@ -53,6 +53,12 @@ class StreamingSink:
 
     def end(self) -> None:
         self.writer.end()
+
+    def respond(
+        self, status: int, headers: HeaderInput | None, cookies: Sequence[str], body: bytes
+    ) -> None:
+        """A whole answer at once (one write on the live stream)."""
+        respond(self.writer, status, headers, cookies, body)
 
     def fail(self, error: BaseException) -> None:
         self.writer.fail(error)

@@ -233,6 +233,21 @@ class RuntimeApiClient:
         self._send_pieces([conn.send_stream_head(request_id), *conn.send_chunk(prelude)])
         self._send_pieces(conn.send_chunk(protocol.DELIMITER))  # a separate write, as Node does
 
+    def stream_whole(self, request_id: str, prelude: bytes, body: bytes) -> ApiResponse:
+        """A whole streamed answer in one write: the same chunks as :meth:`stream_open`,
+        :meth:`stream_chunk` and :meth:`stream_close` (the prelude and the delimiter still two
+        chunks of their own), framed together so that they leave in one system call."""
+        conn, _ = self._ready()
+        pieces = [conn.send_stream_head(request_id), *conn.send_chunk(prelude)]
+        pieces += conn.send_chunk(protocol.DELIMITER)
+        pieces += conn.send_chunk(body)
+        pieces.append(conn.end_body())
+        self._send_pieces(pieces)
+        response = self._read(conn)
+        if not response.ok:
+            self._log_failure(response, "the streamed response")
+        return response
+
     def stream_chunk(self, data: bytes) -> None:
         conn = self._conn
         if conn is None:
@@ -304,6 +319,25 @@ class LiveWriter:
         except RuntimeApiError:
             self.state = _FAILED
             raise
+
+    def respond(
+        self, status: int, headers: HeaderInput | None, cookies: Sequence[str], body: bytes
+    ) -> None:
+        """``start``, ``write(body)`` and ``end`` at once: a whole answer known up front (a
+        stored page, an error page) leaves in one write instead of four."""
+        if self.state is not _NEW:
+            raise ResponseStateError("response already started")
+        from lambda_isr.runtime.writer import normalise_head  # noqa: PLC0415 - streaming only
+
+        prelude = protocol.encode_prelude(*normalise_head(status, headers, cookies))
+        chunk = _to_bytes(body)
+        self.state = _ENDED
+        try:
+            self.response = self._client.stream_whole(self.request_id, prelude, chunk)
+        except RuntimeApiError:
+            self.state = _FAILED
+            raise
+        self._size = len(chunk)
 
     def write(self, data: bytes | str) -> None:
         state = self.state

@@ -137,6 +137,26 @@ class ResponseWriter(Protocol):
         ...
 
 
+def respond(
+    writer: ResponseWriter,
+    status: int,
+    headers: HeaderInput | None,
+    cookies: Sequence[str],
+    body: bytes,
+) -> None:
+    """A whole answer known up front: the writer's own ``respond`` when it has one (the live
+    stream sends it in one write), else ``start``, ``write`` and ``end``. Same bytes, same
+    errors, either way."""
+    whole = getattr(writer, "respond", None)
+    if whole is not None:
+        whole(status, headers, cookies, body)
+        return
+    writer.start(status, headers, cookies)
+    if body:
+        writer.write(body)
+    writer.end()
+
+
 class BufferedWriter:
     """Collects a response into the buffered Function URL response dict."""
 
@@ -185,6 +205,15 @@ class BufferedWriter:
         if not self._started:
             self.start()
         self._finished = True
+
+    def respond(
+        self, status: int, headers: HeaderInput | None, cookies: Sequence[str], body: bytes
+    ) -> None:
+        """``start``, ``write(body)`` and ``end`` at once."""
+        self.start(status, headers, cookies)
+        if body:
+            self.write(body)
+        self.end()
 
     def fail(self, error: BaseException) -> None:
         if self._finished:

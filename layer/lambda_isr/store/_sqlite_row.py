@@ -112,3 +112,23 @@ def decode(cache_key: str, row: tuple[object, ...]) -> CacheRecord:
         invalidated_at=float(inv) if isinstance(inv, int | float) else None,
         route=route if isinstance(route, str) else None,
     )
+
+
+class RowMemo:
+    """The last decoded record per key, reused while its row is unchanged: a hit decodes
+    nothing, and its record stays the same object from one hit to the next. Rows are tuples of
+    str, numbers and ``None`` (compared by value); at most ``limit`` keys are held."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._rows: dict[str, tuple[tuple[object, ...], CacheRecord]] = {}
+        self._limit = limit
+
+    def decode(self, cache_key: str, row: tuple[object, ...]) -> CacheRecord:
+        held = self._rows.get(cache_key)
+        if held is not None and held[0] == row:
+            return held[1]
+        record = decode(cache_key, row)
+        if len(self._rows) >= self._limit:
+            self._rows.clear()
+        self._rows[cache_key] = (row, record)
+        return record

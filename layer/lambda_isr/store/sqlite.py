@@ -26,7 +26,7 @@ from lambda_isr.clock import SYSTEM_CLOCK, Clock
 from lambda_isr.errors import CommitFencedError, ConfigError, LeaseNotOwnedError
 from lambda_isr.errors import StoreUnavailableError as Unavailable
 from lambda_isr.store import _sqlite_index
-from lambda_isr.store._sqlite_row import COLUMNS, PLACEHOLDERS, SCHEMA, decode, encode
+from lambda_isr.store._sqlite_row import COLUMNS, PLACEHOLDERS, SCHEMA, RowMemo, encode
 from lambda_isr.store.contract import (
     AcquireResult,
     CacheRecord,
@@ -79,6 +79,7 @@ class SqliteMetaStore:
         self._clock = clock
         self._tokens = token_source
         self._busy_timeout = busy_timeout
+        self._rows = RowMemo()
         self._local = threading.local()
         self._all_lock = threading.Lock()
         # (pid, the thread that uses it, connection). Entries of another pid were inherited
@@ -175,7 +176,7 @@ class SqliteMetaStore:
         if row is None:
             return None
         try:
-            return decode(cache_key, row)
+            return self._rows.decode(cache_key, row)
         except (TypeError, ValueError) as exc:
             logger.warning("unreadable cache record for %.200r ignored: %s", cache_key, exc)
             return None
