@@ -130,13 +130,13 @@ def summary(r: Results) -> list[str]:
         f"| same, summary line and EMF metrics switched off (what they cost) | - "
         f"| {_f(r, 'isr_hit_quiet_rate_ratio')} ({_f(r, 'isr_hit_quiet_cpu_rate_ratio')}) |",
         f"| cold start: import + init of the demo handler (store is lazy) / boto3 + DynamoDB"
-        f" client | <= 1.3 "
-        f"| {_f(r, 'cold_import_net')}x |",
-        f"| same + the store the first request creates (DynamoDB + S3 clients) | <= 1.2 "
-        f"| {_f(r, 'cold_init_net')}x (vs both clients {_f(r, 'cold_init_vs_both')}x) |",
-        f"| same + store, tracing on (Tracer created; aws-xray-sdk added) | <= 1.8 "
-        f"| {_f(r, 'cold_init_tracing_net')}x (vs both clients "
-        f"{_f(r, 'cold_init_tracing_vs_both')}x) |",
+        f" client | <= 1.3 | {_f(r, 'cold_import_net')}x (CPU {_f(r, 'cold_import_cpu_net')}x) |",
+        f"| same + what a first request needs: the store's DynamoDB client + its S3 client,"
+        f" Lambda's environment | <= 1.2 | {_f(r, 'cold_init_net')}x (CPU"
+        f" {_f(r, 'cold_init_cpu_net')}x; vs both boto3 clients {_f(r, 'cold_init_vs_both')}x) |",
+        f"| same, tracing on (Tracer created) | <= 1.8 | {_f(r, 'cold_init_tracing_net')}x"
+        f" (CPU {_f(r, 'cold_init_tracing_cpu_net')}x; vs both boto3 clients"
+        f" {_f(r, 'cold_init_tracing_vs_both')}x) |",
         f"| origin invocations per 1M views, 10 / 100 / 1000 views/s (FaceTheory: 1M) | - "
         f"| {_f(r, 'invocations_10', '{:,.0f}')} / {_f(r, 'invocations_100', '{:,.0f}')} / "
         f"{_f(r, 'invocations_1000', '{:,.0f}')} |",

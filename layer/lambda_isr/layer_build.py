@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import lambda_isr
+from lambda_isr.store._models import write_models
 
 PACKAGE = Path(lambda_isr.__file__).resolve().parent
 FILES = PACKAGE / "layer_files"
@@ -137,6 +138,7 @@ def build(out: Path, arch: str = "x86_64", version: str = "3.13", *, pyc: bool =
     pip_install(python_dir, REQUIREMENTS, arch, version)
     copy_package(python_dir)
     prune(python_dir)
+    write_models(python_dir)  # the store's trimmed botocore data (lambda_isr.store._models)
     shutil.copyfile(WRAPPER, out / "lambda-isr-wrapper")
     (out / "lambda-isr-wrapper").chmod(0o755)
     if target_python is not None:

@@ -6,7 +6,8 @@ Function URL request id (as correlation id) to every log line of the request, th
 part included; :meth:`Observability.finish` logs one summary line, emits the metrics and clears
 the keys, after the response ended and the page was committed.
 
-The Tracer imports ``aws_xray_sdk`` (~300 ms), so it is created only when tracing is enabled:
+The Tracer imports ``aws_xray_sdk`` (~20 ms in Lambda; far more outside it, where it creates
+X-Ray clients at import), so it is created only when tracing is enabled:
 an explicit ``tracer``/``tracing=True``, or ``POWERTOOLS_TRACE_DISABLED`` set to a false value.
 Settings (service, namespace, tracing) resolve as every setting does (:mod:`lambda_isr.settings`)
 and can be injected whole (``settings=ObservabilitySettings(...)``).
@@ -104,7 +105,7 @@ class Observability:
         """The Powertools Tracer, created (and imported) on first use; ``None`` when off."""
         if self._tracing and self._tracer is None:
             try:
-                from aws_lambda_powertools import Tracer  # noqa: PLC0415 (lazy: ~300 ms)
+                from aws_lambda_powertools import Tracer  # noqa: PLC0415 (lazy: aws_xray_sdk)
 
                 self._tracer = Tracer(service=self._service)
             except Exception:  # e.g. aws-xray-sdk missing: tracing off, pages still served

@@ -138,3 +138,29 @@ print(json.dumps({{"failed": failed, "loaded": loaded, "outside": outside}}))
     assert report["outside"] == []
     assert set(MUST_IMPORT) <= set(report["loaded"])
     assert not [name for name in report["loaded"] if _is_dev(name)]
+
+
+def test_the_layer_carries_the_store_trimmed_botocore_data_for_its_own_botocore(
+    package: Path,
+) -> None:
+    """The trimmed data is only used with the botocore it was written from: the layer's."""
+    code = (
+        "import botocore, json\n"
+        "from lambda_isr.store._models import models_dir\n"
+        "print(json.dumps([botocore.__version__, models_dir(botocore.__version__)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env={"PYTHONPATH": str(package.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    version, folder = json.loads(out.stdout)
+    assert folder is not None, f"no trimmed data for the layer's botocore {version}"
+    trimmed = Path(folder)
+    assert (trimmed / "endpoints.json").is_file()
+    models = sorted(p.relative_to(trimmed).parts[0] for p in trimmed.rglob("service-2.json"))
+    assert models == ["dynamodb", "s3"]
+    size = sum(p.stat().st_size for p in trimmed.rglob("*") if p.is_file())
+    assert size < 300_000  # ~90 KB instead of botocore's ~3 MB for these files

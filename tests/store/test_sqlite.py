@@ -215,7 +215,7 @@ def test_an_unchanged_row_is_decoded_once_and_any_change_is_seen(tmp_path: Path)
     other = SqliteMetaStore(db, clock=FakeClock())  # another process's writes, same file
     lease = store.try_acquire_lease("k", 30)
     assert isinstance(lease, Lease)
-    store.commit_generation(lease, CacheRecord("k", "isr/a/b.html", 1000.0, 60, tags={"t"}))
+    store.commit_generation(lease, CacheRecord("k", "isr/a/b.html", 1000.0, 60, tags=frozenset({"t"})))
     first = store.get("k")
     assert first is not None
     assert store.get("k") is first  # same row: the decoded record is reused

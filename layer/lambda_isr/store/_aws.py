@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
@@ -139,21 +139,24 @@ def shared_client(
     max_attempts: int,
     region: str | None = None,
 ) -> DynamoDBClient | S3Client:
-    """One boto3 client per process and settings (re-created after ``fork``).
+    """One botocore client per process and settings (re-created after ``fork``), the client
+    ``boto3.client(service)`` would give, without importing boto3 (see :mod:`._botocore`).
 
-    Endpoints come from boto3's own configuration (``AWS_ENDPOINT_URL_DYNAMODB``, ...).
+    Endpoints, credentials and region come from the environment and the AWS config files, as
+    for boto3 (``AWS_ENDPOINT_URL_DYNAMODB``, ...). All clients of a process share one session,
+    so its loaded data (``endpoints.json``, partitions, handlers) is loaded once.
     """
     cache_key = (os.getpid(), service, timeout, max_attempts, region)
     with _clients_lock:
-        client = _clients.get(cache_key)
+        client: Any = _clients.get(cache_key)
         if client is None:
-            import boto3  # noqa: PLC0415 - boto3 only when an AWS store is really built
+            from lambda_isr.store._botocore import new_session  # noqa: PLC0415 - when used
 
             session = _sessions.get(os.getpid())
             if session is None:  # one session per process: clients share its loaded data
-                session = _sessions[os.getpid()] = boto3.session.Session()
+                session = _sessions[os.getpid()] = new_session()
             try:
-                client = session.client(
+                client = session.create_client(
                     service,
                     region_name=region,
                     config=botocore_config(timeout, max_attempts),
@@ -163,7 +166,7 @@ def shared_client(
                     f"no AWS region for the {service} client: set AWS_REGION"
                 ) from exc
             _clients[cache_key] = client
-        return client
+        return cast("DynamoDBClient | S3Client", client)
 
 
 def retrying(
