@@ -119,8 +119,13 @@ def summary(r: Results) -> list[str]:
         f"| errors, 64 processes (stale / new page) | 0 | {errors} |",
         f"| waiters p50 / p99 as x render time, stale page | - "
         f"| {_f(r, 'stale_p50')}x / {_f(r, 'stale_p99')}x |",
-        f"| waiters p50 / p99 as x render time, new page | p99 <= 1.3x "
+        f"| waiters p50 / p99 as x render time, new page (1 s render) | p99 <= 1.3x "
         f"| {_f(r, 'new_p50')}x / {_f(r, 'new_p99')}x |",
+        f"| new page (1 s render): record reads / lease attempts per waiter per second of its"
+        f" wait | bounded | {_f(r, 'new_reads_per_waiter_s', '{:.1f}')} / "
+        f"{_f(r, 'new_tries_per_waiter_s', '{:.1f}')} |",
+        f"| new page: commit returned after the release / waiters saw it, p99 after the commit"
+        f" | - | {_f(r, 'new_commit_x')}x / {_f(r, 'new_seen_p99_ms', '{:.0f}')} ms |",
         f"| runtime loop per invocation / awslambdaric: wall (CPU) | - "
         f"| {_f(r, 'runtime_ratio')} ({_f(r, 'runtime_cpu_ratio')}); 3.12+ mode "
         f"{_f(r, 'runtime_312_ratio')} ({_f(r, 'runtime_312_cpu_ratio')}) |",

@@ -69,6 +69,7 @@ class PageOptions(TypedDict, total=False):
     lease_seconds: float
     wait_timeout: float
     poll_interval: float
+    poll_ratio: float
     deadline_margin: float
     contention: ContentionPolicy
     regeneration: Regeneration
@@ -123,6 +124,7 @@ def isr_config(
     lease_seconds: float = 4.0,
     wait_timeout: float = 10.0,
     poll_interval: float = 0.05,
+    poll_ratio: float = 0.1,
     deadline_margin: float = 1.0,
     contention: ContentionPolicy = ContentionPolicy.SERVE_STALE,
     regeneration: Regeneration = Regeneration.BLOCKING,
@@ -147,6 +149,7 @@ def isr_config(
         lease_seconds=lease_seconds,
         wait_timeout=wait_timeout,
         poll_interval=poll_interval,
+        poll_ratio=poll_ratio,
         deadline_margin=deadline_margin,
         contention=contention,
         regeneration=regeneration,

@@ -67,8 +67,10 @@ def test_respond_is_start_write_end_in_one_write(body: bytes) -> None:
     assert len(stepwise.writes) >= 3
     assert len(whole.writes) == 1  # head, prelude, delimiter, body and end together
     assert whole.writes[0] == b"".join(stepwise.writes)  # the very same bytes and chunks
-    assert one.finished and one.bytes_written == len(body)
-    assert one.response is not None and one.response.status == 202
+    assert one.finished
+    assert one.bytes_written == len(body)
+    assert one.response is not None
+    assert one.response.status == 202
 
 
 def test_respond_refuses_a_started_answer_and_bad_heads_send_nothing() -> None:
@@ -97,7 +99,8 @@ def test_respond_through_the_loop_keeps_prelude_and_delimiter_separate_chunks(
         b"\0" * 8,
         BODY,
     ]
-    assert isinstance(pending.final, StreamEnd) and pending.final.trailers == {}
+    assert isinstance(pending.final, StreamEnd)
+    assert pending.final.trailers == {}
 
 
 def test_respond_falls_back_to_start_write_end_on_any_writer() -> None:

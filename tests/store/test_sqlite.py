@@ -215,7 +215,9 @@ def test_an_unchanged_row_is_decoded_once_and_any_change_is_seen(tmp_path: Path)
     other = SqliteMetaStore(db, clock=FakeClock())  # another process's writes, same file
     lease = store.try_acquire_lease("k", 30)
     assert isinstance(lease, Lease)
-    store.commit_generation(lease, CacheRecord("k", "isr/a/b.html", 1000.0, 60, tags=frozenset({"t"})))
+    store.commit_generation(
+        lease, CacheRecord("k", "isr/a/b.html", 1000.0, 60, tags=frozenset({"t"}))
+    )
     first = store.get("k")
     assert first is not None
     assert store.get("k") is first  # same row: the decoded record is reused
@@ -223,10 +225,13 @@ def test_an_unchanged_row_is_decoded_once_and_any_change_is_seen(tmp_path: Path)
     assert isinstance(lease, Lease)
     other.commit_generation(lease, CacheRecord("k", "isr/a/c.html", 2000.0, 60))
     second = store.get("k")
-    assert second is not None and second.html_key == "isr/a/c.html" and not second.tags
+    assert second is not None
+    assert second.html_key == "isr/a/c.html"
+    assert not second.tags
     other.invalidate("k")
     third = store.get("k")
-    assert third is not None and third.invalidated_at is not None
+    assert third is not None
+    assert third.invalidated_at is not None
     with sqlite3.connect(db) as raw:
         raw.execute("UPDATE meta SET headers = '{broken' WHERE pk = ?", (cache_key_hash("k"),))
     raw.close()

@@ -114,6 +114,13 @@ class IsrConfig:
     runs, so a holder that dies blocks its key for at most this long (rounded up)."""
     wait_timeout: float = 10.0
     poll_interval: float = 0.05
+    """A waiter's first (and shortest) interval between reads of the record."""
+    poll_ratio: float = 0.1
+    """A waiter's later reads are ``poll_interval`` plus this fraction of its wait so far
+    apart (at most :data:`~lambda_isr.isr.wait.LEASE_RETRY_SECONDS`): it sees a commit within
+    about ``1 + poll_ratio`` times the holder's render, and its reads grow with the log of the
+    wait, not with the wait (:class:`~lambda_isr.isr.wait.PollSchedule`). 0: every
+    ``poll_interval``."""
     contention: ContentionPolicy = ContentionPolicy.SERVE_STALE
     regeneration: Regeneration = Regeneration.BLOCKING
     cacheable_statuses: frozenset[int] = DEFAULT_CACHEABLE_STATUSES
@@ -160,6 +167,7 @@ class IsrConfig:
             raise ConfigError("lease_seconds must be >= 1 (stores round leases to seconds)")
         _positive(self.wait_timeout, "wait_timeout", allow_zero=True)
         _positive(self.poll_interval, "poll_interval")
+        _positive(self.poll_ratio, "poll_ratio", allow_zero=True)
         _positive(self.deadline_margin, "deadline_margin", allow_zero=True)
         if not isinstance(self.contention, ContentionPolicy):
             raise ConfigError("contention must be ContentionPolicy.SERVE_STALE or .WAIT")
