@@ -80,7 +80,11 @@ def runtime_section() -> Results:
             out[f"{key}_ratio"] = float(wall.group(1))
         if cpu:
             out[f"{key}_cpu_ratio"] = float(cpu.group(1))
-    for key, label in (("isr_hit", "awslambdaric"), ("isr_hit_quiet", "awslambdaric, quiet")):
+    for key, label in (
+        ("isr_hit", "awslambdaric"),
+        ("isr_hit_quiet", "awslambdaric, quiet"),
+        ("constant", "awslambdaric, constant page"),
+    ):
         hit = re.search(
             rf"rate ratio ISR hit/{re.escape(label)}: wall ([0-9.]+)[^\n]*CPU ([0-9.]+)", text
         )
@@ -134,6 +138,9 @@ def summary(r: Results) -> list[str]:
         f"| {_f(r, 'isr_hit_rate_ratio')} ({_f(r, 'isr_hit_cpu_rate_ratio')}) |",
         f"| same, summary line and EMF metrics switched off (what they cost) | - "
         f"| {_f(r, 'isr_hit_quiet_rate_ratio')} ({_f(r, 'isr_hit_quiet_cpu_rate_ratio')}) |",
+        f"| the ceiling: the same 2 kB page as a constant, streamed through the loop (no key,"
+        f" store, log line or metrics) | - "
+        f"| {_f(r, 'constant_rate_ratio')} ({_f(r, 'constant_cpu_rate_ratio')}) |",
         f"| cold start: import + init of the demo handler (store is lazy) / boto3 + DynamoDB"
         f" client | <= 1.3 | {_f(r, 'cold_import_net')}x (CPU {_f(r, 'cold_import_cpu_net')}x) |",
         f"| same + what a first request needs: the store's DynamoDB client + its S3 client,"
