@@ -176,12 +176,18 @@ def _whole_body(
         return fetched
     try:
         return _read_whole(record, fetched, bodies)
-    except DamagedBodyError as exc:
+    except Exception as exc:
+        _unreadable(reply, exc)
+        return None
+
+
+def _unreadable(reply: Reply, exc: Exception) -> None:
+    """Log why a stored body cannot be served (the request then goes on as a miss)."""
+    if isinstance(exc, DamagedBodyError):
         reply.trace.log.warning("%s: treated as a miss", exc)
         reply.trace.count("DamagedBody")
-    except Exception:
-        reply.trace.log.warning("HTML store read failed", exc_info=True)
-    return None
+    else:
+        reply.trace.log.warning("HTML store read failed", exc_info=exc)
 
 
 def _stream(
@@ -199,12 +205,8 @@ def _stream(
         return False
     try:
         first = next(body, b"")
-    except DamagedBodyError as exc:
-        reply.trace.log.warning("%s: treated as a miss", exc)
-        reply.trace.count("DamagedBody")
-        return False
-    except Exception:
-        reply.trace.log.warning("HTML store read failed", exc_info=True)
+    except Exception as exc:
+        _unreadable(reply, exc)
         return False
     headers, state, status_entry = head
     headers["cache-control"] = policy.PRIVATE
